@@ -1,0 +1,117 @@
+//! The command line: one module per subcommand, each with its clap `Args` (whose doc comments are the
+//! help) and a `run`.
+
+mod classify;
+mod eval;
+mod train;
+
+use std::path::Path;
+
+use clap::{Parser, Subcommand};
+use narrative::model::Model;
+use narrative::params::{NgramRange, TrainParams, ValidTrainParams, Weighting};
+
+/// The model path every command uses unless told otherwise.
+pub const DEFAULT_MODEL: &str = "models/narrative.model";
+
+/// Tag every sentence of news articles with a narrative, and measure how outlets differ.
+///
+/// Typical use: `narrative classify seeds/` (uses the shipped model), `narrative train --data
+/// data/labelled/*.csv`, `narrative eval --data labelled.csv`.
+///
+/// Exit codes: 0 success, 1 runtime error (bad input, unreadable model, failed write), 2 usage error.
+#[derive(Debug, Parser)]
+#[command(name = "narrative", version, max_term_width = 100, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Train(train::TrainArgs),
+    Classify(classify::ClassifyArgs),
+    Eval(eval::EvalArgs),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Classify(args) => classify::run(args),
+        Command::Eval(args) => eval::run(args),
+    }
+}
+
+/// Training options shared by `train` and `eval --cv`. Unset options take the defaults shown.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TrainOptions {
+    /// Smoothing added to every n-gram count per label (Lidstone); must be > 0 [default: 0.3].
+    ///
+    /// Example: --alpha 0.5
+    #[arg(long, value_name = "A")]
+    alpha: Option<f64>,
+
+    /// N-gram orders as MIN-MAX: 1-1 single stems, 1-2 stems and stem pairs [default: 1-2].
+    ///
+    /// Example: --ngrams 1-3
+    #[arg(long, value_name = "MIN-MAX")]
+    ngrams: Option<NgramRange>,
+
+    /// Keep only n-grams that occur in at least N training sentences [default: 1].
+    ///
+    /// Example: --min-df 2
+    #[arg(long, value_name = "N")]
+    min_df: Option<u32>,
+
+    /// Drop English stop words ("the", "of", ...) before forming n-grams [default: off].
+    #[arg(long)]
+    stop_words: bool,
+
+    /// Feature values: `count` (raw counts) or `log` (1 + ln count) [default: count].
+    #[arg(long, value_name = "W")]
+    weighting: Option<Weighting>,
+}
+
+impl TrainOptions {
+    /// The options, defaults filled in and checked; an out-of-range value is a usage error (exit 2).
+    pub fn params(&self) -> ValidTrainParams {
+        let d = TrainParams::default();
+        let params = TrainParams {
+            alpha: self.alpha.unwrap_or(d.alpha),
+            ngrams: self.ngrams.unwrap_or(d.ngrams),
+            min_df: self.min_df.unwrap_or(d.min_df),
+            stop_words: self.stop_words || d.stop_words,
+            weighting: self.weighting.unwrap_or(d.weighting),
+        };
+        params.check().unwrap_or_else(|e| usage_error(e))
+    }
+
+    /// Whether any option was given.
+    pub fn any_set(&self) -> bool {
+        self.alpha.is_some()
+            || self.ngrams.is_some()
+            || self.min_df.is_some()
+            || self.stop_words
+            || self.weighting.is_some()
+    }
+}
+
+/// Loads a model; a missing default model gets an error that says how to make one.
+pub fn load_model(path: &Path) -> anyhow::Result<Model> {
+    if !path.exists() {
+        let hint = if path == Path::new(DEFAULT_MODEL) {
+            "; train one with `narrative train --data data/labelled/seeds.csv --data data/labelled/authored.csv`"
+        } else {
+            ""
+        };
+        anyhow::bail!("{}: model file not found{hint}", path.display());
+    }
+    Ok(Model::load(path)?)
+}
+
+/// Exits with a usage error (code 2) in clap's format.
+pub fn usage_error(message: impl std::fmt::Display) -> ! {
+    use clap::CommandFactory;
+    Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message).exit()
+}

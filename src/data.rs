@@ -1,0 +1,220 @@
+//! Labelled sentences: CSV files with a `text` and a `label` column (other columns are provenance).
+//!
+//! Labels are trimmed and lower-cased (so `" Neutral "` and `neutral` are one label) and must consist of
+//! letters, digits, `_` and `-`, because each becomes an output column `p_<label>`. The same sentence under
+//! two labels is an error naming both places; an exact duplicate is dropped and reported.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Where a labelled sentence came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The file, as given.
+    pub file: PathBuf,
+    /// 1-based line of the record.
+    pub line: u64,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// One labelled sentence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Example {
+    /// The sentence.
+    pub text: String,
+    /// Its label (normalised).
+    pub label: String,
+    /// The value of the grouping column (the article), when one was asked for.
+    pub group: Option<String>,
+    /// Its file and line.
+    pub origin: Origin,
+}
+
+/// Labelled sentences read from one or more files, duplicates removed.
+#[derive(Debug, Clone, Default)]
+pub struct LabelledData {
+    /// The sentences, in file order.
+    pub examples: Vec<Example>,
+    /// Exact duplicates that were dropped: (the dropped copy, the kept one).
+    pub duplicates: Vec<(Origin, Origin)>,
+}
+
+impl LabelledData {
+    /// Number of sentences per label, sorted by label.
+    pub fn label_counts(&self) -> Vec<(String, usize)> {
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for e in &self.examples {
+            *counts.entry(&e.label).or_default() += 1;
+        }
+        counts.into_iter().map(|(l, n)| (l.to_owned(), n)).collect()
+    }
+}
+
+/// Normalises a label (trim, lower-case) and checks its characters.
+pub fn normalise_label(raw: &str) -> Result<String, String> {
+    let label = raw.trim().to_lowercase();
+    if label.is_empty() {
+        return Err("empty label".into());
+    }
+    if let Some(c) = label.chars().find(|c| !(c.is_alphanumeric() || *c == '_' || *c == '-')) {
+        return Err(format!("label {raw:?} contains {c:?}: labels use letters, digits, '_' and '-'"));
+    }
+    Ok(label)
+}
+
+/// Reads labelled CSV files (`-` is stdin). With `group_by`, each sentence also records that column.
+pub fn read_labelled(paths: &[PathBuf], group_by: Option<&str>) -> Result<LabelledData> {
+    let mut data = LabelledData::default();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for path in paths {
+        let reader = crate::input::open(path)?;
+        let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+        let headers = csv.headers().map_err(|e| csv_error(path, e))?.clone();
+        let column = |name: &str| -> Result<usize> {
+            headers.iter().position(|h| h.trim().trim_start_matches('\u{feff}') == name).ok_or_else(|| {
+                let found: Vec<&str> = headers.iter().collect();
+                Error::file(path, format!("no {name:?} column; columns found: {}", found.join(", ")))
+            })
+        };
+        let text_col = column("text")?;
+        let label_col = column("label")?;
+        let group_col = group_by.map(column).transpose()?;
+        let mut rows = 0usize;
+        for record in csv.records() {
+            let record = record.map_err(|e| csv_error(path, e))?;
+            rows += 1;
+            let line = record.position().map_or(0, |p| p.line());
+            let origin = Origin { file: path.clone(), line };
+            let text = record[text_col].trim();
+            if text.is_empty() {
+                return Err(Error::data(path, line, "empty text cell"));
+            }
+            let label = normalise_label(&record[label_col]).map_err(|m| Error::data(path, line, m))?;
+            let group = group_col.map(|c| record[c].trim().to_owned());
+            match seen.get(text) {
+                Some(&i) if data.examples[i].label == label => {
+                    data.duplicates.push((origin, data.examples[i].origin.clone()));
+                }
+                Some(&i) => {
+                    let first = &data.examples[i];
+                    return Err(Error::data(
+                        path,
+                        line,
+                        format!(
+                            "sentence labelled {label:?} here and {:?} at {}: {}",
+                            first.label,
+                            first.origin,
+                            abbreviate(text)
+                        ),
+                    ));
+                }
+                None => {
+                    seen.insert(text.to_owned(), data.examples.len());
+                    data.examples.push(Example { text: text.to_owned(), label, group, origin });
+                }
+            }
+        }
+        if rows == 0 {
+            return Err(Error::file(path, "no labelled rows (the file has only a header or is empty)"));
+        }
+    }
+    Ok(data)
+}
+
+/// A CSV error as a `file:line` error.
+pub fn csv_error(path: &Path, error: csv::Error) -> Error {
+    let line = error.position().map_or(0, csv::Position::line);
+    match error.into_kind() {
+        csv::ErrorKind::Io(e) => Error::io(path, e),
+        csv::ErrorKind::Utf8 { err, .. } => {
+            Error::data(path, line, format!("invalid UTF-8 in field {} (byte {})", err.field() + 1, err.valid_up_to()))
+        }
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            Error::data(path, line, format!("row has {len} fields, the header has {expected_len}"))
+        }
+        other => Error::data(path, line, format!("{other:?}")),
+    }
+}
+
+/// The first 60 characters of `text`, for messages.
+pub fn abbreviate(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((i, _)) => format!("{:?}…", &text[..i]),
+        None => format!("{text:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    #[test]
+    fn reads_labels_normalised_and_keeps_provenance() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "a.csv",
+            "source,text,label,doc\nseed,Kyiv denied it., Ukraine_West_Blame ,d1\nseed,\"A, b\",neutral,d2\n",
+        );
+        let data = read_labelled(std::slice::from_ref(&p), Some("doc")).unwrap();
+        assert_eq!(data.examples.len(), 2);
+        assert_eq!(data.examples[0].label, "ukraine_west_blame");
+        assert_eq!(data.examples[0].group.as_deref(), Some("d1"));
+        assert_eq!(data.examples[1].origin, Origin { file: p, line: 3 });
+        assert_eq!(data.label_counts(), [("neutral".to_string(), 1), ("ukraine_west_blame".to_string(), 1)]);
+    }
+
+    #[test]
+    fn conflicting_labels_name_both_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.csv", "text,label\nSame sentence.,neutral\n");
+        let b = write(dir.path(), "b.csv", "text,label\nOther.,neutral\nSame sentence.,warning_claim\n");
+        let err = read_labelled(&[a, b], None).unwrap_err().to_string();
+        assert!(err.contains("b.csv:3"), "{err}");
+        assert!(err.contains("a.csv:2"), "{err}");
+    }
+
+    #[test]
+    fn exact_duplicates_are_dropped_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.csv", "text,label\nOne.,x\nTwo.,y\n One. ,x\n");
+        let data = read_labelled(&[a], None).unwrap();
+        assert_eq!(data.examples.len(), 2);
+        assert_eq!(data.duplicates.len(), 1);
+        assert_eq!(data.duplicates[0].0.line, 4);
+    }
+
+    #[test]
+    fn missing_columns_list_what_was_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.csv", "sentence,tag\nx,y\n");
+        let err = read_labelled(&[a], None).unwrap_err().to_string();
+        assert!(err.contains("no \"text\" column; columns found: sentence, tag"), "{err}");
+    }
+
+    #[test]
+    fn bad_rows_name_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let ragged = write(dir.path(), "r.csv", "text,label\nok,x\nnot,ok,at all\n");
+        assert!(read_labelled(&[ragged], None).unwrap_err().to_string().contains("r.csv:3: row has 3 fields"));
+        let empty = write(dir.path(), "e.csv", "text,label\n  ,x\n");
+        assert!(read_labelled(&[empty], None).unwrap_err().to_string().contains("e.csv:2: empty text"));
+        let label = write(dir.path(), "l.csv", "text,label\nfine,a label\n");
+        assert!(read_labelled(&[label], None).unwrap_err().to_string().contains("l.csv:2: label"));
+        let header_only = write(dir.path(), "h.csv", "text,label\n");
+        assert!(read_labelled(&[header_only], None).unwrap_err().to_string().contains("no labelled rows"));
+    }
+}

@@ -1,0 +1,309 @@
+//! Scores: accuracy, macro-F1 (the mean of per-label F1, as scikit-learn reports it; linfa's own
+//! multi-class `f1_score` is a different quantity), per-label precision/recall/F1/support, the confusion
+//! matrix, and seeded stratified (optionally grouped) k-fold cross-validation.
+
+use std::collections::BTreeMap;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::data::Example;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::params::ValidTrainParams;
+
+/// Precision, recall, F1 and support of one label.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LabelScore {
+    /// Of the sentences predicted with this label, the share that truly have it (0 when none predicted).
+    pub precision: f64,
+    /// Of the sentences that truly have this label, the share predicted with it (0 when none exist).
+    pub recall: f64,
+    /// Harmonic mean of precision and recall (0 when both are 0).
+    pub f1: f64,
+    /// Sentences that truly have this label.
+    pub support: u64,
+}
+
+/// The confusion matrix: `matrix[true][predicted]` over `labels`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Confusion {
+    /// Labels, sorted; rows and columns follow this order.
+    pub labels: Vec<String>,
+    /// Counts, rows = true label, columns = predicted label.
+    pub matrix: Vec<Vec<u64>>,
+}
+
+/// Scores of a set of predictions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Share of sentences predicted correctly.
+    pub accuracy: f64,
+    /// Mean F1 over the labels that occur in the truth or the predictions.
+    pub macro_f1: f64,
+    /// Scores per label.
+    pub per_label: BTreeMap<String, LabelScore>,
+    /// The confusion matrix.
+    pub confusion: Confusion,
+}
+
+impl Metrics {
+    /// Scores `predicted` against `truth` (indices into `labels`).
+    pub fn new(labels: &[String], truth: &[usize], predicted: &[usize]) -> Self {
+        assert_eq!(truth.len(), predicted.len(), "one prediction per sentence");
+        let n = labels.len();
+        let mut matrix = vec![vec![0u64; n]; n];
+        for (&t, &p) in truth.iter().zip(predicted) {
+            matrix[t][p] += 1;
+        }
+        let correct: u64 = (0..n).map(|i| matrix[i][i]).sum();
+        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let mut per_label = BTreeMap::new();
+        let mut f1_sum = 0.0;
+        let mut present = 0;
+        for (i, label) in labels.iter().enumerate() {
+            let support: u64 = matrix[i].iter().sum();
+            let predicted_here: u64 = matrix.iter().map(|row| row[i]).sum();
+            let precision = ratio(matrix[i][i], predicted_here);
+            let recall = ratio(matrix[i][i], support);
+            let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+            if support > 0 || predicted_here > 0 {
+                f1_sum += f1;
+                present += 1;
+            }
+            per_label.insert(label.clone(), LabelScore { precision, recall, f1, support });
+        }
+        Self {
+            accuracy: ratio(correct, truth.len() as u64),
+            macro_f1: if present == 0 { 0.0 } else { f1_sum / f64::from(present) },
+            per_label,
+            confusion: Confusion { labels: labels.to_vec(), matrix },
+        }
+    }
+}
+
+/// Scores `model` on labelled `examples`; every label in them must be one the model knows.
+pub fn evaluate(model: &Model, examples: &[Example]) -> Result<Metrics> {
+    let labels = model.labels();
+    let mut featurizer = model.featurizer();
+    let mut truth = Vec::with_capacity(examples.len());
+    let mut predicted = Vec::with_capacity(examples.len());
+    for e in examples {
+        let t = labels.binary_search(&e.label).map_err(|_| {
+            Error::data(
+                &e.origin.file,
+                e.origin.line,
+                format!("label {:?} is not one of the model's labels ({})", e.label, labels.join(", ")),
+            )
+        })?;
+        truth.push(t);
+        predicted.push(model.predict(&mut featurizer, &e.text).label);
+    }
+    Ok(Metrics::new(labels, &truth, &predicted))
+}
+
+/// Results of cross-validation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CrossValidation {
+    /// Number of folds.
+    pub folds: usize,
+    /// Seed of the fold assignment.
+    pub seed: u64,
+    /// Whether folds were formed from whole groups.
+    pub grouped: bool,
+    /// Training options.
+    pub params: String,
+    /// Macro-F1 of each fold.
+    pub fold_macro_f1: Vec<f64>,
+    /// Scores over all folds' predictions pooled (each sentence predicted once, by the fold that held it out).
+    pub pooled: Metrics,
+}
+
+/// K-fold cross-validation of `params` on `examples`. `train_only` sentences join every fold's training
+/// set and are never tested. When examples carry groups, whole groups are held out together.
+pub fn cross_validate(
+    examples: &[Example],
+    train_only: &[Example],
+    params: &ValidTrainParams,
+    k: usize,
+    seed: u64,
+) -> Result<CrossValidation> {
+    let folds = assign_folds(examples, k, seed)?;
+    let mut labels: Vec<String> = examples.iter().chain(train_only).map(|e| e.label.clone()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    let index = |l: &str| labels.binary_search_by(|x| x.as_str().cmp(l)).expect("label from these examples");
+    let mut truth = vec![0; examples.len()];
+    let mut predicted = vec![0; examples.len()];
+    let mut fold_macro_f1 = Vec::with_capacity(k);
+    for fold in 0..k {
+        let train: Vec<Example> = examples
+            .iter()
+            .zip(&folds)
+            .filter(|&(_, &f)| f != fold)
+            .map(|(e, _)| e.clone())
+            .chain(train_only.iter().cloned())
+            .collect();
+        let model = Model::train(&train, params)?;
+        let mut featurizer = model.featurizer();
+        let (mut t, mut p) = (Vec::new(), Vec::new());
+        for (i, e) in examples.iter().enumerate().filter(|&(i, _)| folds[i] == fold) {
+            truth[i] = index(&e.label);
+            predicted[i] = index(&model.labels()[model.predict(&mut featurizer, &e.text).label]);
+            t.push(truth[i]);
+            p.push(predicted[i]);
+        }
+        fold_macro_f1.push(Metrics::new(&labels, &t, &p).macro_f1);
+    }
+    Ok(CrossValidation {
+        folds: k,
+        seed,
+        grouped: examples.iter().any(|e| e.group.is_some()),
+        params: params.to_string(),
+        fold_macro_f1,
+        pooled: Metrics::new(&labels, &truth, &predicted),
+    })
+}
+
+/// Assigns each example a fold in `0..k`, stratified by label. With groups, a group never spans two
+/// folds: groups are placed largest first (ties in seeded random order) into the fold where they keep
+/// each label's share most even, and no fold is left empty.
+pub fn assign_folds(examples: &[Example], k: usize, seed: u64) -> Result<Vec<usize>> {
+    if k < 2 {
+        return Err(Error::InvalidParam { name: "--cv", value: k.to_string(), expected: "at least 2 folds" });
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut labels: Vec<&str> = examples.iter().map(|e| e.label.as_str()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    let label_of = |e: &Example| labels.binary_search(&e.label.as_str()).expect("collected above");
+    let grouped = examples.iter().any(|e| e.group.is_some());
+    if !grouped {
+        if examples.len() < k {
+            return Err(Error::Invalid(format!("{} sentences cannot fill {k} folds", examples.len())));
+        }
+        let mut folds = vec![0; examples.len()];
+        let mut next = 0;
+        for l in 0..labels.len() {
+            let mut members: Vec<usize> = (0..examples.len()).filter(|&i| label_of(&examples[i]) == l).collect();
+            members.shuffle(&mut rng);
+            for i in members {
+                folds[i] = next % k;
+                next += 1;
+            }
+        }
+        return Ok(folds);
+    }
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, e) in examples.iter().enumerate() {
+        groups.entry(e.group.as_deref().unwrap_or("")).or_default().push(i);
+    }
+    if groups.len() < k {
+        return Err(Error::Invalid(format!(
+            "{} groups cannot fill {k} folds: use --cv {} or fewer",
+            groups.len(),
+            groups.len()
+        )));
+    }
+    let mut order: Vec<Vec<usize>> = groups.into_values().collect();
+    order.shuffle(&mut rng);
+    order.sort_by_key(|members| std::cmp::Reverse(members.len()));
+    let totals: Vec<f64> =
+        (0..labels.len()).map(|l| examples.iter().filter(|e| label_of(e) == l).count() as f64).collect();
+    let mut fold_counts = vec![vec![0.0; labels.len()]; k];
+    let mut fold_sizes = vec![0usize; k];
+    let mut folds = vec![0; examples.len()];
+    for (g, members) in order.iter().enumerate() {
+        let mut counts = vec![0.0; labels.len()];
+        for &i in members {
+            counts[label_of(&examples[i])] += 1.0;
+        }
+        let empty: Vec<usize> = (0..k).filter(|&f| fold_sizes[f] == 0).collect();
+        let must_fill = order.len() - g <= empty.len();
+        let candidates: Vec<usize> = if must_fill { empty } else { (0..k).collect() };
+        let cost = |f: usize| -> f64 {
+            (0..labels.len()).map(|l| ((fold_counts[f][l] + counts[l]) / totals[l]).powi(2)).sum()
+        };
+        let best = candidates
+            .into_iter()
+            .min_by(|&a, &b| cost(a).total_cmp(&cost(b)).then(fold_sizes[a].cmp(&fold_sizes[b])))
+            .expect("k >= 2 folds");
+        for &i in members {
+            folds[i] = best;
+        }
+        for l in 0..labels.len() {
+            fold_counts[best][l] += counts[l];
+        }
+        fold_sizes[best] += members.len();
+    }
+    Ok(folds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn metrics_match_a_hand_calculation() {
+        // truth:     a a a b b c
+        // predicted: a a b b c c
+        let m = Metrics::new(&labels(&["a", "b", "c"]), &[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 2, 2]);
+        assert!((m.accuracy - 4.0 / 6.0).abs() < 1e-12);
+        let a = m.per_label["a"];
+        assert_eq!((a.precision, a.recall, a.support), (1.0, 2.0 / 3.0, 3));
+        assert!((a.f1 - 0.8).abs() < 1e-12);
+        let b = m.per_label["b"];
+        assert_eq!((b.precision, b.recall), (0.5, 0.5));
+        let c = m.per_label["c"];
+        assert!((c.f1 - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.macro_f1 - (0.8 + 0.5 + 2.0 / 3.0) / 3.0).abs() < 1e-12);
+        assert_eq!(m.confusion.matrix, vec![vec![2, 1, 0], vec![0, 1, 1], vec![0, 0, 1]]);
+    }
+
+    #[test]
+    fn a_label_never_predicted_scores_zero_not_nan() {
+        let m = Metrics::new(&labels(&["a", "b"]), &[0, 1], &[0, 0]);
+        assert_eq!(m.per_label["b"].f1, 0.0);
+        assert!((m.macro_f1 - (2.0 / 3.0) / 2.0).abs() < 1e-12);
+    }
+
+    fn example(label: &str, group: Option<&str>) -> Example {
+        Example { text: String::new(), label: label.into(), group: group.map(Into::into), ..Example::default() }
+    }
+
+    #[test]
+    fn stratified_folds_balance_labels() {
+        let examples: Vec<Example> = (0..30).map(|i| example(if i % 3 == 0 { "a" } else { "b" }, None)).collect();
+        let folds = assign_folds(&examples, 5, 1).unwrap();
+        for f in 0..5 {
+            let a = (0..30).filter(|&i| folds[i] == f && examples[i].label == "a").count();
+            assert_eq!(a, 2, "fold {f}");
+        }
+        assert_eq!(folds, assign_folds(&examples, 5, 1).unwrap(), "same seed, same folds");
+    }
+
+    #[test]
+    fn groups_never_span_folds_and_no_fold_is_empty() {
+        let examples: Vec<Example> = (0..50)
+            .map(|i| example(if i % 2 == 0 { "a" } else { "b" }, Some(["g1", "g2", "g3", "g4", "g5"][i % 5])))
+            .collect();
+        let folds = assign_folds(&examples, 5, 3).unwrap();
+        let mut by_group: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (e, &f) in examples.iter().zip(&folds) {
+            by_group.entry(e.group.as_deref().unwrap()).or_default().push(f);
+        }
+        for fs in by_group.values() {
+            assert!(fs.iter().all(|&f| f == fs[0]));
+        }
+        let mut used: Vec<usize> = by_group.values().map(|fs| fs[0]).collect();
+        used.sort_unstable();
+        assert_eq!(used, [0, 1, 2, 3, 4]);
+        assert!(assign_folds(&examples, 6, 3).is_err());
+    }
+}

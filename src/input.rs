@@ -1,0 +1,322 @@
+//! Documents to classify: `.txt` articles, directories of them, CSV or JSON Lines with a `text` column,
+//! or stdin. Input streams: one document is in memory at a time.
+//!
+//! A `.txt` article's first non-empty line is its title (and also its first sentence: headlines carry
+//! narratives too). Text must be UTF-8; other bytes are refused with their byte offset. A leading UTF-8
+//! byte order mark is skipped.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::data::csv_error;
+use crate::error::{Error, Result};
+
+/// How rows of CSV/JSONL input are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Unit {
+    /// Each row (or file) is an article, split into sentences.
+    #[default]
+    Article,
+    /// Each row is one sentence, never split.
+    Sentence,
+}
+
+/// The format of an input; `auto` goes by the file extension (`-` is read as text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum InputFormat {
+    /// By extension: `.csv`, `.jsonl`/`.ndjson`, anything else is text.
+    #[default]
+    Auto,
+    /// One plain-text article.
+    Txt,
+    /// CSV with a header and a `text` column.
+    Csv,
+    /// One JSON object per line with a `text` field.
+    Jsonl,
+}
+
+/// One document to classify.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Document {
+    /// Identifier: the path of a text file, the `id` column, or `FILE:LINE` for a row without one.
+    pub id: String,
+    /// The title (first non-empty line of a text file, or a `title` column).
+    pub title: Option<String>,
+    /// The text.
+    pub text: String,
+    /// Other columns of a CSV/JSONL row (outlet, date, ...), by name.
+    pub meta: BTreeMap<String, String>,
+}
+
+/// Opens a file for reading, or stdin for `-`.
+pub fn open(path: &Path) -> Result<Box<dyn Read>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    if path.is_dir() {
+        return Err(Error::file(path, "is a directory, expected a file"));
+    }
+    Ok(Box::new(File::open(path).map_err(|e| Error::io(path, e))?))
+}
+
+fn format_of(path: &Path, format: InputFormat) -> InputFormat {
+    if format != InputFormat::Auto {
+        return format;
+    }
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("csv") => InputFormat::Csv,
+        Some("jsonl" | "ndjson") => InputFormat::Jsonl,
+        _ => InputFormat::Txt,
+    }
+}
+
+/// Decodes a text article, refusing invalid UTF-8 with its byte offset.
+pub fn decode_text(bytes: Vec<u8>, path: &Path) -> Result<String> {
+    let mut text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        Error::data(path, line, format!("invalid UTF-8 at byte {at}"))
+    })?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..3);
+    }
+    Ok(text)
+}
+
+/// Reads one text article.
+pub fn read_article(path: &Path) -> Result<Document> {
+    let mut bytes = Vec::new();
+    open(path)?.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    let text = decode_text(bytes, path)?;
+    let title = text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned);
+    Ok(Document { id: path.display().to_string(), title, text, meta: BTreeMap::new() })
+}
+
+enum Source {
+    Csv { path: PathBuf, reader: csv::Reader<Box<dyn Read>>, text: usize, headers: Vec<String> },
+    Jsonl { path: PathBuf, lines: std::io::Lines<BufReader<Box<dyn Read>>>, line: u64 },
+}
+
+/// Streams the documents of every input in order; a directory yields its `.txt` files sorted by name.
+pub struct Documents {
+    pending: std::collections::VecDeque<PathBuf>,
+    format: InputFormat,
+    current: Option<Source>,
+}
+
+impl Documents {
+    /// Documents from `inputs`, read as `format`.
+    pub fn new(inputs: &[PathBuf], format: InputFormat) -> Self {
+        Self { pending: inputs.iter().cloned().collect(), format, current: None }
+    }
+
+    fn expand_dir(&mut self, dir: &Path) -> Result<()> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let path = entry.map_err(|e| Error::io(dir, e))?.path();
+            if path.is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt")) {
+                files.push(path);
+            }
+        }
+        if files.is_empty() {
+            return Err(Error::file(dir, "directory has no .txt articles"));
+        }
+        files.sort();
+        for f in files.into_iter().rev() {
+            self.pending.push_front(f);
+        }
+        Ok(())
+    }
+
+    fn next_from_source(&mut self) -> Option<Result<Document>> {
+        let source = self.current.as_mut()?;
+        let item = match source {
+            Source::Csv { path, reader, text, headers } => {
+                let mut record = csv::StringRecord::new();
+                match reader.read_record(&mut record) {
+                    Ok(false) => None,
+                    Err(e) => Some(Err(csv_error(path, e))),
+                    Ok(true) => {
+                        let line = record.position().map_or(0, |p| p.line());
+                        let mut doc = Document { text: record[*text].to_owned(), ..Document::default() };
+                        for (name, value) in headers.iter().zip(record.iter()) {
+                            if name != "text" {
+                                doc.meta.insert(name.clone(), value.to_owned());
+                            }
+                        }
+                        Some(Ok(finish_row(doc, path, line)))
+                    }
+                }
+            }
+            Source::Jsonl { path, lines, line } => loop {
+                *line += 1;
+                match lines.next() {
+                    None => break None,
+                    Some(Err(e)) => break Some(Err(jsonl_io_error(path, *line, e))),
+                    Some(Ok(l)) if l.trim().is_empty() => continue,
+                    Some(Ok(l)) => break Some(parse_jsonl(&l, path, *line)),
+                }
+            },
+        };
+        if item.is_none() {
+            self.current = None;
+        }
+        item
+    }
+
+    fn open_next(&mut self) -> Option<Result<Option<Document>>> {
+        let path = self.pending.pop_front()?;
+        if path.is_dir() {
+            return Some(self.expand_dir(&path).map(|()| None));
+        }
+        Some(match format_of(&path, self.format) {
+            InputFormat::Txt | InputFormat::Auto => read_article(&path).map(Some),
+            InputFormat::Csv => open_csv(&path).map(|s| {
+                self.current = Some(s);
+                None
+            }),
+            InputFormat::Jsonl => open(&path).map(|r| {
+                self.current = Some(Source::Jsonl { path, lines: BufReader::new(r).lines(), line: 0 });
+                None
+            }),
+        })
+    }
+}
+
+impl Iterator for Documents {
+    type Item = Result<Document>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.current.is_some() {
+                if let Some(item) = self.next_from_source() {
+                    return Some(item);
+                }
+                continue;
+            }
+            match self.open_next()? {
+                Ok(Some(doc)) => return Some(Ok(doc)),
+                Ok(None) => continue,
+                Err(e) => {
+                    self.pending.clear();
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+fn open_csv(path: &Path) -> Result<Source> {
+    let mut reader = csv::ReaderBuilder::new().from_reader(open(path)?);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_owned())
+        .collect();
+    let text = headers
+        .iter()
+        .position(|h| h == "text")
+        .ok_or_else(|| Error::file(path, format!("no \"text\" column; columns found: {}", headers.join(", "))))?;
+    Ok(Source::Csv { path: path.to_owned(), reader, text, headers })
+}
+
+/// Moves `id` and `title` out of the metadata and names rows without an id by their place.
+fn finish_row(mut doc: Document, path: &Path, line: u64) -> Document {
+    doc.id = doc.meta.remove("id").filter(|s| !s.is_empty()).unwrap_or_else(|| format!("{}:{line}", path.display()));
+    doc.title = doc.meta.remove("title").filter(|s| !s.is_empty());
+    doc
+}
+
+fn jsonl_io_error(path: &Path, line: u64, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::InvalidData {
+        Error::data(path, line, "invalid UTF-8")
+    } else {
+        Error::io(path, e)
+    }
+}
+
+fn parse_jsonl(line_text: &str, path: &Path, line: u64) -> Result<Document> {
+    let value: serde_json::Value =
+        serde_json::from_str(line_text).map_err(|e| Error::data(path, line, format!("invalid JSON: {e}")))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(Error::data(path, line, "expected a JSON object with a \"text\" field"));
+    };
+    let mut doc = Document::default();
+    for (key, value) in map {
+        let value = match value {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        if key == "text" {
+            doc.text = value;
+        } else {
+            doc.meta.insert(key, value);
+        }
+    }
+    if !line_text.contains("\"text\"") {
+        return Err(Error::data(path, line, "no \"text\" field"));
+    }
+    Ok(finish_row(doc, path, line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_articles_have_titles_and_refuse_bad_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        std::fs::write(&p, "\u{feff}\n\n  Headline here \nBody.").unwrap();
+        let doc = read_article(&p).unwrap();
+        assert_eq!(doc.title.as_deref(), Some("Headline here"));
+        assert!(doc.text.starts_with('\n'));
+        std::fs::write(&p, b"ok\nbad \xff byte").unwrap();
+        let err = read_article(&p).unwrap_err().to_string();
+        assert!(err.ends_with("a.txt:2: invalid UTF-8 at byte 7"), "{err}");
+    }
+
+    #[test]
+    fn csv_and_jsonl_rows_become_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("a.csv");
+        std::fs::write(&csv, "id,outlet,text\nx1,TASS,First text.\n,RT,Second.\n").unwrap();
+        let jsonl = dir.path().join("b.jsonl");
+        std::fs::write(&jsonl, "{\"id\": 7, \"text\": \"Third.\", \"outlet\": \"BBC\"}\n\n{\"text\": \"Fourth.\"}\n")
+            .unwrap();
+        let docs: Vec<Document> =
+            Documents::new(&[csv.clone(), jsonl.clone()], InputFormat::Auto).collect::<Result<_>>().unwrap();
+        let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["x1", &format!("{}:3", csv.display()), "7", &format!("{}:3", jsonl.display())]);
+        assert_eq!(docs[1].meta["outlet"], "RT");
+        assert_eq!(docs[2].text, "Third.");
+    }
+
+    #[test]
+    fn directories_yield_sorted_txt_files_and_empty_ones_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.txt"), "B").unwrap();
+        std::fs::write(dir.path().join("a.txt"), "A").unwrap();
+        std::fs::write(dir.path().join("c.md"), "C").unwrap();
+        let docs: Vec<Document> =
+            Documents::new(&[dir.path().to_owned()], InputFormat::Auto).collect::<Result<_>>().unwrap();
+        assert_eq!(docs.iter().map(|d| d.text.as_str()).collect::<Vec<_>>(), ["A", "B"]);
+        let empty = tempfile::tempdir().unwrap();
+        let mut it = Documents::new(&[empty.path().to_owned()], InputFormat::Auto);
+        assert!(it.next().unwrap().unwrap_err().to_string().contains("no .txt articles"));
+        assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn csv_without_text_column_names_the_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("a.csv");
+        std::fs::write(&csv, "body,id\nx,1\n").unwrap();
+        let err = Documents::new(&[csv], InputFormat::Auto).next().unwrap().unwrap_err().to_string();
+        assert!(err.contains("columns found: body, id"), "{err}");
+    }
+}

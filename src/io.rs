@@ -1,0 +1,136 @@
+//! Output that never leaves a half-written file: [`AtomicFile`] writes to a temporary file beside the
+//! target and renames it into place only on [`AtomicFile::commit`]; dropping it uncommitted removes the
+//! temporary file and leaves any previous file untouched. [`Sink`] is stdout (`-`) or such a file.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A file being written; it replaces `path` only when committed.
+#[derive(Debug)]
+pub struct AtomicFile {
+    path: PathBuf,
+    writer: BufWriter<tempfile::NamedTempFile>,
+}
+
+impl AtomicFile {
+    /// Starts writing `path` (the temporary file is created in the same directory).
+    pub fn create(path: &Path) -> Result<Self> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".narrative-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(path, e))?;
+        Ok(Self { path: path.to_owned(), writer: BufWriter::new(temp) })
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(self) -> Result<()> {
+        let fail = |e: std::io::Error| Error::io(&self.path, e);
+        let temp = self.writer.into_inner().map_err(|e| fail(e.into_error()))?;
+        temp.as_file().sync_all().map_err(fail)?;
+        temp.persist(&self.path).map_err(|e| fail(e.error))?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// Writes `path` through `write`; the file appears (or is replaced) only if everything succeeded.
+pub fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    write(&mut file).map_err(|e| Error::io(path, e))?;
+    file.commit()
+}
+
+/// Where a command's data goes: stdout, or a file written atomically.
+#[derive(Debug)]
+pub enum Sink {
+    /// Standard output (buffered).
+    Stdout(BufWriter<std::io::Stdout>),
+    /// A file that appears only when complete.
+    File(AtomicFile),
+}
+
+impl Sink {
+    /// `-` is stdout; anything else a file written atomically.
+    pub fn create(path: &Path) -> Result<Self> {
+        if path.as_os_str() == "-" {
+            Ok(Self::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout())))
+        } else {
+            AtomicFile::create(path).map(Self::File)
+        }
+    }
+
+    /// Flushes stdout or commits the file.
+    pub fn finish(self) -> Result<()> {
+        match self {
+            Self::Stdout(mut w) => w.flush().map_err(|e| Error::io("<stdout>", e)),
+            Self::File(f) => f.commit(),
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Stdout(w) => w.write(buf),
+            Self::File(f) => f.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Stdout(w) => w.flush(),
+            Self::File(f) => f.flush(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.bin");
+        write_atomically(&path, |w| w.write_all(b"old")).unwrap();
+        let err = write_atomically(&path, |w| {
+            w.write_all(b"partial")?;
+            Err(std::io::Error::other("disk full"))
+        });
+        assert!(err.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn an_uncommitted_file_never_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.csv");
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.write_all(b"half").unwrap();
+        drop(f);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_naming_the_file() {
+        let err = write_atomically(Path::new("/nonexistent-dir/x.model"), |w| w.write_all(b"x")).unwrap_err();
+        assert!(err.to_string().starts_with("/nonexistent-dir/x.model:"), "{err}");
+    }
+}

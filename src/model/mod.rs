@@ -1,0 +1,429 @@
+//! The naive Bayes model: training through linfa-bayes, sparse prediction from the per-label counts.
+//!
+//! linfa-bayes `MultinomialNb` is the model of record. Training feeds it dense row batches through
+//! `fit_with` and reads the fitted per-label counts back out of it (its `serde` form; the fields are
+//! private). When a corpus is too large for dense batches (rows × vocabulary above [`DENSE_FIT_LIMIT`]),
+//! the same counts are summed directly from the sparse rows; a test shows both give identical parameters.
+//!
+//! The model keeps the raw counts (updates and explanations need them) and derives the smoothed
+//! log-probabilities from them exactly as linfa-bayes does:
+//! `ln P(term | label) = ln(count + alpha) - ln(Σ(count + alpha))`, prior = label's sentences / all sentences.
+//! Prediction is sparse: a sentence costs one multiply-add per label for each n-gram it contains.
+//! Posteriors are normalised with a max-subtracted log-sum-exp in f64, so they never overflow (linfa's
+//! own `predict_proba` does). Ties go to the label that sorts first.
+
+pub mod file;
+
+use linfa::ParamGuard;
+use linfa::dataset::Dataset;
+use linfa::traits::FitWith;
+use linfa_bayes::{MultinomialNb, MultinomialNbValidParams};
+use ndarray::{Array1, Array2};
+use serde::Deserialize;
+
+use crate::data::Example;
+use crate::error::{Error, Result};
+use crate::features::{Featurizer, SparseRow, Vocabulary};
+use crate::params::ValidTrainParams;
+
+/// Above this many cells (rows × vocabulary), training sums counts sparsely instead of fitting dense
+/// batches through linfa-bayes (both give the same parameters; the dense path's cost grows with the cells).
+pub const DENSE_FIT_LIMIT: usize = 400_000_000;
+
+/// Cells in one dense batch handed to linfa-bayes (rows per batch = this / vocabulary size).
+const BATCH_CELLS: usize = 1 << 22;
+
+/// A trained model: everything needed to classify, and the counts needed to update and explain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    params: ValidTrainParams,
+    vocabulary: Vocabulary,
+    labels: Vec<String>,
+    class_count: Vec<u64>,
+    feature_count: Vec<Vec<f64>>,
+    training_data: String,
+    log_prior: Vec<f64>,
+    /// Smoothed log-probabilities, feature-major: `[feature * labels + label]`.
+    feature_log_prob: Vec<f64>,
+}
+
+/// The posterior of every label for one sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Index of the most probable label in [`Model::labels`].
+    pub label: usize,
+    /// Posterior probability of each label, in [`Model::labels`] order; sums to 1.
+    pub probabilities: Vec<f64>,
+}
+
+impl Prediction {
+    /// The posterior of the predicted label.
+    pub fn confidence(&self) -> f64 {
+        self.probabilities[self.label]
+    }
+}
+
+/// Per-label counts: sentences per label and summed feature values per label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counts {
+    /// Sentences per label.
+    pub class_count: Vec<u64>,
+    /// `[label][feature]` summed feature values.
+    pub feature_count: Vec<Vec<f64>>,
+}
+
+impl Model {
+    /// Trains on `examples` (labels are taken from the data, sorted).
+    pub fn train(examples: &[Example], params: &ValidTrainParams) -> Result<Self> {
+        let labels = distinct_labels(examples)?;
+        let mut featurizer = Featurizer::new(params.features());
+        let vocabulary = Vocabulary::fit(examples.iter().map(|e| e.text.as_str()), &mut featurizer, params.min_df());
+        if vocabulary.is_empty() {
+            return Err(Error::Invalid(format!(
+                "the training sentences give no n-gram that occurs in at least {} sentences (lower --min-df)",
+                params.min_df()
+            )));
+        }
+        let rows: Vec<SparseRow> = examples.iter().map(|e| featurizer.transform(&e.text, &vocabulary)).collect();
+        let targets: Vec<usize> = examples
+            .iter()
+            .map(|e| labels.binary_search(&e.label).expect("label collected from these examples"))
+            .collect();
+        let counts = if rows.len().saturating_mul(vocabulary.len()) <= DENSE_FIT_LIMIT {
+            let nb = fit_linfa(&rows, &targets, &labels, vocabulary.len(), params.alpha())?;
+            counts_from_linfa(&nb, &labels)
+        } else {
+            sparse_counts(&rows, &targets, labels.len(), vocabulary.len())
+        };
+        Self::from_counts(*params, vocabulary, labels, counts, training_hash(examples))
+    }
+
+    /// Assembles a model from its stored parts, checking that they fit together.
+    pub fn from_counts(
+        params: ValidTrainParams,
+        vocabulary: Vocabulary,
+        labels: Vec<String>,
+        counts: Counts,
+        training_data: String,
+    ) -> Result<Self> {
+        let invalid = |m: String| Err(Error::Invalid(m));
+        if labels.is_empty() || labels.windows(2).any(|w| w[0] >= w[1]) {
+            return invalid("labels must be non-empty, sorted and unique".into());
+        }
+        let Counts { class_count, feature_count } = counts;
+        if class_count.len() != labels.len() || feature_count.len() != labels.len() {
+            return invalid(format!("counts for {} labels, expected {}", class_count.len(), labels.len()));
+        }
+        if let Some(row) = feature_count.iter().find(|r| r.len() != vocabulary.len()) {
+            return invalid(format!("a label has {} feature counts, expected {}", row.len(), vocabulary.len()));
+        }
+        if feature_count.iter().flatten().any(|&c| !(c.is_finite() && c >= 0.0)) {
+            return invalid("feature counts must be finite and non-negative".into());
+        }
+        let total: u64 = class_count.iter().sum();
+        if total == 0 {
+            return invalid("no training sentences are counted".into());
+        }
+        let alpha = params.alpha();
+        let log_prior = class_count.iter().map(|&n| (n as f64 / total as f64).ln()).collect();
+        let n_labels = labels.len();
+        let mut feature_log_prob = vec![0.0; vocabulary.len() * n_labels];
+        for (label, counts) in feature_count.iter().enumerate() {
+            let log_total = counts.iter().map(|c| c + alpha).sum::<f64>().ln();
+            for (feature, c) in counts.iter().enumerate() {
+                feature_log_prob[feature * n_labels + label] = (c + alpha).ln() - log_total;
+            }
+        }
+        Ok(Self { params, vocabulary, labels, class_count, feature_count, training_data, log_prior, feature_log_prob })
+    }
+
+    /// The labels, sorted; every probability vector follows this order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The options the model was trained with.
+    pub fn params(&self) -> &ValidTrainParams {
+        &self.params
+    }
+
+    /// The vocabulary.
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
+    }
+
+    /// Training sentences per label.
+    pub fn class_count(&self) -> &[u64] {
+        &self.class_count
+    }
+
+    /// Summed feature values per label, `[label][feature]`.
+    pub fn feature_count(&self) -> &[Vec<f64>] {
+        &self.feature_count
+    }
+
+    /// BLAKE3 hash (hex) of the training sentences and labels, in training order.
+    pub fn training_data(&self) -> &str {
+        &self.training_data
+    }
+
+    /// A featurizer matching this model's options (one per thread).
+    pub fn featurizer(&self) -> Featurizer {
+        Featurizer::new(self.params.features())
+    }
+
+    /// Unnormalised log posterior of each label (`ln prior + Σ value × ln P(term | label)`) into `out`.
+    pub fn joint_log_likelihood(&self, row: &SparseRow, out: &mut [f64]) {
+        let n = self.labels.len();
+        out.copy_from_slice(&self.log_prior);
+        for &(feature, value) in row {
+            let probs = &self.feature_log_prob[feature as usize * n..][..n];
+            for (o, p) in out.iter_mut().zip(probs) {
+                *o += value * p;
+            }
+        }
+    }
+
+    /// Posteriors of every label for a sparse row.
+    pub fn predict_row(&self, row: &SparseRow) -> Prediction {
+        let mut probabilities = vec![0.0; self.labels.len()];
+        self.joint_log_likelihood(row, &mut probabilities);
+        let label = normalise_log_posteriors(&mut probabilities);
+        Prediction { label, probabilities }
+    }
+
+    /// Posteriors of every label for one sentence.
+    pub fn predict(&self, featurizer: &mut Featurizer, sentence: &str) -> Prediction {
+        self.predict_row(&featurizer.transform(sentence, &self.vocabulary))
+    }
+}
+
+/// Turns log joint likelihoods into probabilities in place (max-subtracted log-sum-exp); returns the
+/// index of the largest, the first one on ties.
+pub fn normalise_log_posteriors(values: &mut [f64]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    let max = values[best];
+    let mut sum = 0.0;
+    for v in values.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in values.iter_mut() {
+        *v /= sum;
+    }
+    best
+}
+
+fn distinct_labels(examples: &[Example]) -> Result<Vec<String>> {
+    let mut labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    match labels.len() {
+        0 => Err(Error::Invalid("no training sentences".into())),
+        1 => Err(Error::Invalid(format!(
+            "all training sentences have the label {:?}: a classifier needs at least two labels",
+            labels[0]
+        ))),
+        _ => Ok(labels),
+    }
+}
+
+/// BLAKE3 of every example's text and label, in order.
+fn training_hash(examples: &[Example]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for e in examples {
+        hasher.update(e.text.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(e.label.as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
+/// Fits linfa-bayes `MultinomialNb` over dense batches of `rows`.
+///
+/// linfa-bayes 0.8.1 has a left-over `dbg!` in `fit_with` that dumps every histogram to stderr; stderr is
+/// silenced for the duration of each call (the CLI's stderr must stay clean).
+pub fn fit_linfa(
+    rows: &[SparseRow],
+    targets: &[usize],
+    labels: &[String],
+    n_features: usize,
+    alpha: f64,
+) -> Result<MultinomialNb<f64, String>> {
+    let params: MultinomialNbValidParams<f64, String> = MultinomialNb::params().alpha(alpha).check()?;
+    let batch = (BATCH_CELLS / n_features.max(1)).max(1);
+    let mut model: Option<MultinomialNb<f64, String>> = None;
+    for (rows, targets) in rows.chunks(batch).zip(targets.chunks(batch)) {
+        let mut x = Array2::<f64>::zeros((rows.len(), n_features));
+        for (i, row) in rows.iter().enumerate() {
+            for &(j, v) in row {
+                x[[i, j as usize]] = v;
+            }
+        }
+        let y: Array1<String> = targets.iter().map(|&t| labels[t].clone()).collect();
+        let dataset = Dataset::new(x, y);
+        let _quiet = gag::Gag::stderr().ok();
+        model = Some(params.fit_with(model, &dataset)?);
+    }
+    Ok(model.expect("at least one batch: training data is never empty"))
+}
+
+#[derive(Deserialize)]
+struct LinfaModel {
+    class_info: std::collections::HashMap<String, LinfaHistogram>,
+}
+
+#[derive(Deserialize)]
+struct LinfaHistogram {
+    class_count: u64,
+    feature_count: Array1<f64>,
+}
+
+/// Reads the per-label counts out of a fitted linfa-bayes model (through its serde form).
+pub fn counts_from_linfa(model: &MultinomialNb<f64, String>, labels: &[String]) -> Counts {
+    let value = serde_json::to_value(model).expect("linfa-bayes models serialise");
+    let parsed: LinfaModel = serde_json::from_value(value).expect("linfa-bayes 0.8.1 serde layout");
+    let mut class_count = Vec::with_capacity(labels.len());
+    let mut feature_count = Vec::with_capacity(labels.len());
+    for label in labels {
+        let histogram = &parsed.class_info[label];
+        class_count.push(histogram.class_count);
+        feature_count.push(histogram.feature_count.to_vec());
+    }
+    Counts { class_count, feature_count }
+}
+
+/// Sums the per-label counts straight from sparse rows (the path for corpora too large for dense batches).
+pub fn sparse_counts(rows: &[SparseRow], targets: &[usize], n_labels: usize, n_features: usize) -> Counts {
+    let mut class_count = vec![0; n_labels];
+    let mut feature_count = vec![vec![0.0; n_features]; n_labels];
+    for (row, &t) in rows.iter().zip(targets) {
+        class_count[t] += 1;
+        for &(j, v) in row {
+            feature_count[t][j as usize] += v;
+        }
+    }
+    Counts { class_count, feature_count }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::TrainParams;
+    use linfa_bayes::NaiveBayes;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn random_rows(rng: &mut ChaCha8Rng, n: usize, features: usize) -> Vec<SparseRow> {
+        let mut rows = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut row = SparseRow::new();
+            for j in 0..features as u32 {
+                if rng.random_bool(0.3) {
+                    row.push((j, f64::from(rng.random_range(1..4u32))));
+                }
+            }
+            rows.push(row);
+        }
+        rows
+    }
+
+    fn labels(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("label_{i}")).collect()
+    }
+
+    #[test]
+    fn sparse_counts_equal_linfa_fit_counts() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let rows = random_rows(&mut rng, 300, 40);
+        let targets: Vec<usize> = (0..rows.len()).map(|_| rng.random_range(0..4)).collect();
+        let labels = labels(4);
+        let nb = fit_linfa(&rows, &targets, &labels, 40, 0.5).unwrap();
+        assert_eq!(counts_from_linfa(&nb, &labels), sparse_counts(&rows, &targets, 4, 40));
+    }
+
+    #[test]
+    fn sparse_prediction_equals_linfa_joint_log_likelihood() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let features = 30;
+        let rows = random_rows(&mut rng, 200, features);
+        let targets: Vec<usize> = (0..rows.len()).map(|_| rng.random_range(0..3)).collect();
+        let labels = labels(3);
+        let alpha = 0.7;
+        let nb = fit_linfa(&rows, &targets, &labels, features, alpha).unwrap();
+        let params = TrainParams { alpha, ..TrainParams::default() }.check().unwrap();
+        let vocabulary = Vocabulary::from_terms((0..features).map(|j| format!("t{j:03}")).collect()).unwrap();
+        let model =
+            Model::from_counts(params, vocabulary, labels.clone(), counts_from_linfa(&nb, &labels), String::new())
+                .unwrap();
+
+        let test_rows = random_rows(&mut rng, 50, features);
+        let mut dense = Array2::<f64>::zeros((test_rows.len(), features));
+        for (i, row) in test_rows.iter().enumerate() {
+            for &(j, v) in row {
+                dense[[i, j as usize]] = v;
+            }
+        }
+        let jll = nb.joint_log_likelihood(dense.view());
+        for (i, row) in test_rows.iter().enumerate() {
+            let mut reference: Vec<f64> = labels.iter().map(|l| jll[l][i]).collect();
+            let reference_label = normalise_log_posteriors(&mut reference);
+            let ours = model.predict_row(row);
+            assert_eq!(ours.label, reference_label, "row {i}");
+            for (a, b) in ours.probabilities.iter().zip(&reference) {
+                assert!((a - b).abs() < 1e-12, "row {i}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn probabilities_do_not_overflow_on_long_sentences() {
+        let mut values = vec![-5000.0, -5001.0, -7000.0];
+        let best = normalise_log_posteriors(&mut values);
+        assert_eq!(best, 0);
+        assert!(values.iter().all(|v| v.is_finite()));
+        assert!((values.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ties_go_to_the_first_label() {
+        let mut values = vec![-1.0, -1.0];
+        assert_eq!(normalise_log_posteriors(&mut values), 0);
+    }
+
+    fn example(text: &str, label: &str) -> Example {
+        Example { text: text.into(), label: label.into(), ..Example::default() }
+    }
+
+    #[test]
+    fn trains_on_text_and_predicts_string_labels() {
+        let examples = [
+            example("Islamic State claimed responsibility for the attack", "isis"),
+            example("The Islamic State group claimed the massacre", "isis"),
+            example("Kyiv denied any involvement in the attack", "blame"),
+            example("Moscow accused Kyiv of organising the massacre", "blame"),
+            example("The death toll rose to 140", "other"),
+        ];
+        let model = Model::train(&examples, &TrainParams::default().check().unwrap()).unwrap();
+        assert_eq!(model.labels(), ["blame", "isis", "other"]);
+        assert_eq!(model.class_count(), [2, 2, 1]);
+        let mut f = model.featurizer();
+        let p = model.predict(&mut f, "Kyiv rejected the accusation");
+        assert_eq!(model.labels()[p.label], "blame");
+        assert_eq!(p.probabilities.len(), 3);
+        assert!((p.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn training_refuses_a_single_label() {
+        let examples = [example("a b c", "x"), example("d e f", "x")];
+        let err = Model::train(&examples, &TrainParams::default().check().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("at least two labels"), "{err}");
+    }
+}
