@@ -142,7 +142,8 @@ impl<W: Write> RowWriter<W> {
                 self.line.push_str(&object[..object.len() - 1]);
                 for (l, v) in self.labels.iter().zip(&p.probabilities) {
                     let key = serde_json::to_string(&format!("p_{l}")).map_err(std::io::Error::from)?;
-                    self.line.push_str(&format!(",{key}:{}", round(*v)));
+                    let value = serde_json::to_string(&round(*v)).map_err(std::io::Error::from)?;
+                    self.line.push_str(&format!(",{key}:{value}"));
                 }
                 self.line.push_str("}\n");
                 out.write_all(self.line.as_bytes())

@@ -77,6 +77,9 @@ pub fn read_labelled(paths: &[PathBuf], group_by: Option<&str>) -> Result<Labell
         let reader = crate::input::open(path)?;
         let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
         let headers = csv.headers().map_err(|e| csv_error(path, e))?.clone();
+        if headers.iter().all(|h| h.trim().is_empty()) {
+            return Err(Error::file(path, "empty file: expected a CSV header with `text` and `label` columns"));
+        }
         let column = |name: &str| -> Result<usize> {
             headers.iter().position(|h| h.trim().trim_start_matches('\u{feff}') == name).ok_or_else(|| {
                 let found: Vec<&str> = headers.iter().collect();

@@ -119,6 +119,9 @@ pub struct CrossValidation {
     pub fold_macro_f1: Vec<f64>,
     /// Scores over all folds' predictions pooled (each sentence predicted once, by the fold that held it out).
     pub pooled: Metrics,
+    /// The same folds scored by the majority-class baseline: every sentence gets the most frequent label of
+    /// its fold's training data (ties to the label that sorts first). What the model adds is the difference.
+    pub baseline: Metrics,
 }
 
 /// K-fold cross-validation of `params` on `examples`. `train_only` sentences join every fold's training
@@ -137,6 +140,7 @@ pub fn cross_validate(
     let index = |l: &str| labels.binary_search_by(|x| x.as_str().cmp(l)).expect("label from these examples");
     let mut truth = vec![0; examples.len()];
     let mut predicted = vec![0; examples.len()];
+    let mut majority = vec![0; examples.len()];
     let mut fold_macro_f1 = Vec::with_capacity(k);
     for fold in 0..k {
         let train: Vec<Example> = examples
@@ -146,11 +150,17 @@ pub fn cross_validate(
             .map(|(e, _)| e.clone())
             .chain(train_only.iter().cloned())
             .collect();
+        let mut label_counts = vec![0usize; labels.len()];
+        for e in &train {
+            label_counts[index(&e.label)] += 1;
+        }
+        let fold_majority = (0..labels.len()).rev().max_by_key(|&l| label_counts[l]).expect("labels are not empty");
         let model = Model::train(&train, params)?;
         let mut featurizer = model.featurizer();
         let (mut t, mut p) = (Vec::new(), Vec::new());
         for (i, e) in examples.iter().enumerate().filter(|&(i, _)| folds[i] == fold) {
             truth[i] = index(&e.label);
+            majority[i] = fold_majority;
             predicted[i] = index(&model.labels()[model.predict(&mut featurizer, &e.text).label]);
             t.push(truth[i]);
             p.push(predicted[i]);
@@ -164,6 +174,7 @@ pub fn cross_validate(
         params: params.to_string(),
         fold_macro_f1,
         pooled: Metrics::new(&labels, &truth, &predicted),
+        baseline: Metrics::new(&labels, &truth, &majority),
     })
 }
 

@@ -17,7 +17,8 @@
 //! .into_iter()
 //! .map(|(text, label)| Example { text: text.into(), label: label.into(), ..Example::default() })
 //! .collect();
-//! let model = Model::train(&examples, &TrainParams::default().check()?)?;
+//! let params = TrainParams { min_df: 1, ..TrainParams::default() }.check()?;
+//! let model = Model::train(&examples, &params)?;
 //! let mut featurizer = model.featurizer();
 //! let article = "Ukraine denied involvement. The toll rose.";
 //! let labels: Vec<&str> = sentences::split(article)

@@ -79,7 +79,7 @@ fn unknown_labels_and_misused_options_are_errors() {
 fn eval_scores_a_model_given_by_path() {
     let dir = tempfile::tempdir().unwrap();
     let data = write(dir.path(), "t.csv", SMALL_TRAINING);
-    run_in(dir.path(), &["train", "--data", &data, "--out", "m.model"]).ok();
+    run_in(dir.path(), &["train", "--data", &data, "--out", "m.model", "--min-df", "1"]).ok();
     let v: serde_json::Value =
         serde_json::from_str(&run_in(dir.path(), &["eval", "--model", "m.model", "--data", &data, "--json"]).ok())
             .unwrap();

@@ -28,14 +28,14 @@ fn retraining_reproduces_the_shipped_model_byte_for_byte() {
 fn train_prints_labels_counts_vocabulary_and_time() {
     let dir = tempfile::tempdir().unwrap();
     let data = write(dir.path(), "train.csv", SMALL_TRAINING);
-    let stdout = run_in(dir.path(), &["train", "--data", &data, "--out", "m.model"]).ok();
+    let stdout = run_in(dir.path(), &["train", "--data", &data, "--out", "m.model", "--min-df", "1"]).ok();
     assert!(stdout.starts_with("trained m.model from 6 sentences in 1 file(s) in "), "{stdout}");
     assert!(stdout.contains("vocabulary: "), "{stdout}");
     for line in ["isis_attribution            2", "neutral                     2", "ukraine_west_blame          2"] {
         assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
     }
     assert!(dir.path().join("m.model").is_file());
-    let again = run_in(dir.path(), &["train", "--data", &data, "--out", "m2.model"]);
+    let again = run_in(dir.path(), &["train", "--data", &data, "--out", "m2.model", "--min-df", "1"]);
     again.ok();
     assert_eq!(std::fs::read(dir.path().join("m.model")).unwrap(), std::fs::read(dir.path().join("m2.model")).unwrap());
 }
@@ -47,7 +47,7 @@ fn a_new_label_needs_no_code_change() {
                  Police arrived an hour late.,russian_security_failure\n";
     let a = write(dir.path(), "a.csv", SMALL_TRAINING);
     let b = write(dir.path(), "b.csv", extra);
-    run_in(dir.path(), &["train", "--data", &a, "--data", &b, "--out", "m.model"]).ok();
+    run_in(dir.path(), &["train", "--data", &a, "--data", &b, "--out", "m.model", "--min-df", "1"]).ok();
     let article = write(dir.path(), "x.txt", "Police failed to stop the gunmen.\n");
     let out = run_in(dir.path(), &["classify", "--model", "m.model", &article]).ok();
     let (header, rows) = common::parse_csv(&out);
@@ -59,9 +59,11 @@ fn a_new_label_needs_no_code_change() {
 fn stderr_carries_no_debug_output() {
     let dir = tempfile::tempdir().unwrap();
     let data = write(dir.path(), "train.csv", SMALL_TRAINING);
-    let run = run_in(dir.path(), &["train", "--data", &data, "--out", "m.model"]);
+    let run = run_in(dir.path(), &["train", "--data", &data, "--out", "m.model", "--min-df", "1"]);
     assert_eq!(run.code, 0);
-    assert_eq!(run.stderr, "", "linfa-bayes' dbg! output must not reach stderr");
+    assert!(!run.stderr.contains("ClassHistogram"), "linfa-bayes' dbg! output reached stderr:\n{}", run.stderr);
+    assert!(run.stderr.lines().all(|l| l.starts_with("narrative: warning: ")), "{}", run.stderr);
+    assert!(run.stderr.contains("label \"neutral\" has only 2 training sentence(s)"), "{}", run.stderr);
 }
 
 #[test]
@@ -69,7 +71,7 @@ fn conflicting_labels_name_both_lines() {
     let dir = tempfile::tempdir().unwrap();
     let a = write(dir.path(), "a.csv", SMALL_TRAINING);
     let b = write(dir.path(), "b.csv", "text,label\nFirefighters fought the blaze for hours.,warning_claim\n");
-    let err = run_in(dir.path(), &["train", "--data", &a, "--data", &b, "--out", "m.model"]).fails(1);
+    let err = run_in(dir.path(), &["train", "--data", &a, "--data", &b, "--out", "m.model", "--min-df", "1"]).fails(1);
     assert!(err.contains("b.csv:2") && err.contains("a.csv:7"), "{err}");
     assert!(!dir.path().join("m.model").exists(), "no model is written on error");
 }
@@ -81,15 +83,16 @@ fn bad_training_input_is_a_one_line_error() {
         ("single.csv", "text,label\nA sentence.,neutral\nAnother one.,neutral\n", "at least two labels"),
         ("cols.csv", "sentence,tag\nx,y\n", "no \"text\" column; columns found: sentence, tag"),
         ("ragged.csv", "text,label\nfine,neutral\nbad,neutral,extra\n", "ragged.csv:3: row has 3 fields"),
-        ("empty.csv", "", "no labelled rows"),
+        ("empty.csv", "", "empty file"),
+        ("header.csv", "text,label\n", "no labelled rows"),
     ];
     for (name, body, expected) in cases {
         let path = write(dir.path(), name, body);
-        let err = run_in(dir.path(), &["train", "--data", &path, "--out", "m.model"]).fails(1);
+        let err = run_in(dir.path(), &["train", "--data", &path, "--out", "m.model", "--min-df", "1"]).fails(1);
         assert!(err.contains(expected), "{name}: {err}");
     }
     let bytes = write(dir.path(), "bytes.csv", b"text,label\nfine \xff,neutral\nok,x\n");
-    let err = run_in(dir.path(), &["train", "--data", &bytes, "--out", "m.model"]).fails(1);
+    let err = run_in(dir.path(), &["train", "--data", &bytes, "--out", "m.model", "--min-df", "1"]).fails(1);
     assert!(err.contains("bytes.csv:2: invalid UTF-8"), "{err}");
     let missing = run_in(dir.path(), &["train", "--data", "nope.csv"]).fails(1);
     assert!(missing.contains("nope.csv"), "{missing}");

@@ -9,14 +9,16 @@ use narrative::io::Sink;
 
 /// Tag every sentence of articles with a narrative.
 ///
-/// INPUT is a .txt article (its first non-empty line is the title), a directory of .txt articles, a .csv
-/// or .jsonl file with a `text` column (and optional `id`, `outlet`, `date`, ... columns), or `-` for
-/// stdin (read as one text article unless --input-format says otherwise).
+/// INPUT is a .txt article (its first non-empty line is the title), a directory of .txt
+/// articles, a .csv or .jsonl file with a `text` column (and optional `id`, `outlet`, `date`,
+/// ... columns), or `-` for stdin (read as one text article unless --input-format says
+/// otherwise).
 ///
 /// Output: one row per sentence with the columns
 ///   doc, sentence, start, end, text, label, confidence, p_<label> for every label of the model
-/// where `doc` is the file path or the row's `id`, `sentence` counts from 1, `start`/`end` are byte
-/// offsets into the document's text, and `confidence` is the posterior of the chosen label.
+/// where `doc` is the file path or the row's `id`, `sentence` counts from 1, `start`/`end` are
+/// byte offsets into the document's text, and `confidence` is the posterior of the chosen
+/// label.
 ///
 /// Examples:
 ///   narrative classify seeds/

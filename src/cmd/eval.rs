@@ -4,22 +4,23 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use narrative::data::read_labelled;
 use narrative::eval::{Metrics, cross_validate, evaluate};
 
 use super::TrainOptions;
 
 /// Score a model on labelled sentences, or cross-validate the training options.
 ///
-/// Without --cv: loads the model and reports accuracy, macro-F1 (mean of per-label F1), per-label
-/// precision, recall, F1 and support, and the confusion matrix (rows: true label, columns: predicted).
-/// Every label in the data must be one the model knows.
+/// Without --cv: loads the model and reports accuracy, macro-F1 (mean of per-label F1), per-
+/// label precision, recall, F1 and support, and the confusion matrix (rows: true label,
+/// columns: predicted). Every label in the data must be one the model knows.
 ///
-/// With --cv K: trains K models with the training options given (defaults as in `train`), each tested on
-/// the fold it did not see; folds are stratified by label and seeded. With --group-by COLUMN, all
-/// sentences sharing that column's value (one article) are held out together; K equal to the number of
-/// articles is leave-one-article-out. --train-only files join every training fold and are never tested.
-/// Scores are pooled over all held-out predictions; each fold's macro-F1 is listed too.
+/// With --cv K: trains K models with the training options given (defaults as in `train`), each
+/// tested on the fold it did not see; folds are stratified by label and seeded. With --group-by
+/// COLUMN, all sentences sharing that column's value (one article) are held out together; K
+/// equal to the number of articles is leave-one-article-out. --train-only files join every
+/// training fold and are never tested. Scores are pooled over all held-out predictions; each
+/// fold's macro-F1 is listed too, and so is the majority-class baseline on the same folds
+/// (every sentence gets its training fold's commonest label).
 ///
 /// Examples:
 ///   narrative eval --data data/heldout.csv
@@ -80,7 +81,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             super::usage_error("training options (--alpha, --ngrams, ...) only apply with --cv");
         }
         let model = super::load_model(&args.model)?;
-        let data = read_labelled(&args.data, None)?;
+        let data = super::read_labelled_reporting(&args.data, None)?;
         let metrics = evaluate(&model, &data.examples)?;
         let mut out = std::io::stdout().lock();
         if args.json {
@@ -93,9 +94,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let params = args.options.params();
-    let data = read_labelled(&args.data, args.group_by.as_deref())?;
-    let mut train_only =
-        if args.train_only.is_empty() { Vec::new() } else { read_labelled(&args.train_only, None)?.examples };
+    let data = super::read_labelled_reporting(&args.data, args.group_by.as_deref())?;
+    let mut train_only = if args.train_only.is_empty() {
+        Vec::new()
+    } else {
+        super::read_labelled_reporting(&args.train_only, None)?.examples
+    };
     let tested: HashSet<&str> = data.examples.iter().map(|e| e.text.as_str()).collect();
     let before = train_only.len();
     train_only.retain(|e| !tested.contains(e.text.as_str()));
@@ -117,6 +121,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             "tested_sentences": data.examples.len(),
             "train_only_sentences": train_only.len(),
             "fold_macro_f1": cv.fold_macro_f1,
+            "majority_baseline": cv.baseline,
         });
         serde_json::to_writer(&mut out, &value)?;
         writeln!(out)?;
@@ -132,6 +137,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         let folds: Vec<String> = cv.fold_macro_f1.iter().map(|f| format!("{f:.3}")).collect();
         writeln!(out, "macro-F1 per fold: {}", folds.join(" "))?;
         print_metrics(&mut out, &cv.pooled)?;
+        let b = &cv.baseline;
+        writeln!(
+            out,
+            "\nmajority-class baseline on the same folds: accuracy {:.3}  macro-F1 {:.3}",
+            b.accuracy, b.macro_f1
+        )?;
     }
     Ok(())
 }

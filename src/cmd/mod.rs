@@ -5,9 +5,10 @@ mod classify;
 mod eval;
 mod train;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
+use narrative::data::{LabelledData, read_labelled};
 use narrative::model::Model;
 use narrative::params::{NgramRange, TrainParams, ValidTrainParams, Weighting};
 
@@ -58,15 +59,19 @@ pub struct TrainOptions {
     #[arg(long, value_name = "MIN-MAX")]
     ngrams: Option<NgramRange>,
 
-    /// Keep only n-grams that occur in at least N training sentences [default: 1].
+    /// Keep only n-grams that occur in at least N training sentences [default: 2].
     ///
     /// Example: --min-df 2
     #[arg(long, value_name = "N")]
     min_df: Option<u32>,
 
-    /// Drop English stop words ("the", "of", ...) before forming n-grams [default: off].
-    #[arg(long)]
+    /// Drop English stop words ("the", "of", "not", ...) before forming n-grams [default: on].
+    #[arg(long, overrides_with = "keep_stop_words")]
     stop_words: bool,
+
+    /// Keep stop words: n-grams are formed from every word.
+    #[arg(long, overrides_with = "stop_words")]
+    keep_stop_words: bool,
 
     /// Feature values: `count` (raw counts) or `log` (1 + ln count) [default: count].
     #[arg(long, value_name = "W")]
@@ -81,7 +86,7 @@ impl TrainOptions {
             alpha: self.alpha.unwrap_or(d.alpha),
             ngrams: self.ngrams.unwrap_or(d.ngrams),
             min_df: self.min_df.unwrap_or(d.min_df),
-            stop_words: self.stop_words || d.stop_words,
+            stop_words: if self.keep_stop_words { false } else { self.stop_words || d.stop_words },
             weighting: self.weighting.unwrap_or(d.weighting),
         };
         params.check().unwrap_or_else(|e| usage_error(e))
@@ -93,8 +98,21 @@ impl TrainOptions {
             || self.ngrams.is_some()
             || self.min_df.is_some()
             || self.stop_words
+            || self.keep_stop_words
             || self.weighting.is_some()
     }
+}
+
+/// Reads labelled files, warning on stderr about dropped exact duplicates.
+pub fn read_labelled_reporting(paths: &[PathBuf], group_by: Option<&str>) -> anyhow::Result<LabelledData> {
+    let data = read_labelled(paths, group_by)?;
+    if let Some((dropped, kept)) = data.duplicates.first() {
+        eprintln!(
+            "narrative: warning: {} exact duplicate sentence(s) dropped (first: {dropped} repeats {kept})",
+            data.duplicates.len()
+        );
+    }
+    Ok(data)
 }
 
 /// Loads a model; a missing default model gets an error that says how to make one.

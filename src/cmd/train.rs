@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use narrative::data::read_labelled;
 use narrative::model::Model;
 
 use super::TrainOptions;
@@ -14,11 +13,12 @@ const FEW_EXAMPLES: usize = 10;
 
 /// Train a model from labelled sentences.
 ///
-/// Each --data file is a CSV with a header, a `text` column (one sentence) and a `label` column; other
-/// columns (source, doc, ...) are kept for provenance and ignored. Labels come from the data: add a new
-/// label by labelling sentences with it. Labels are trimmed and lower-cased. The same sentence under two
-/// labels is an error naming both lines; exact duplicates are dropped with a warning. Training the same
-/// files with the same options writes a byte-identical model.
+/// Each --data file is a CSV with a header, a `text` column (one sentence) and a `label`
+/// column; other columns (source, doc, ...) are kept for provenance and ignored. Labels come
+/// from the data: add a new label by labelling sentences with it. Labels are trimmed and lower-
+/// cased. The same sentence under two labels is an error naming both lines; exact duplicates
+/// are dropped with a warning. Training the same files with the same options writes a byte-
+/// identical model.
 ///
 /// Example:
 ///   narrative train --data data/labelled/seeds.csv --data data/labelled/authored.csv
@@ -46,13 +46,7 @@ pub struct TrainArgs {
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let params = args.options.params();
-    let data = read_labelled(&args.data, None)?;
-    if let Some((dropped, kept)) = data.duplicates.first() {
-        eprintln!(
-            "narrative: warning: {} exact duplicate sentence(s) dropped (first: {dropped} repeats {kept})",
-            data.duplicates.len()
-        );
-    }
+    let data = super::read_labelled_reporting(&args.data, None)?;
     let counts = data.label_counts();
     for (label, n) in counts.iter().filter(|(_, n)| *n < FEW_EXAMPLES) {
         eprintln!("narrative: warning: label {label:?} has only {n} training sentence(s)");

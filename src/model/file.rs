@@ -1,7 +1,7 @@
 //! The model file: one self-describing file with everything needed to classify, update and explain.
 //!
 //! Layout: the 16-byte magic `NARRATIVE-MODEL\n`, the format version (u32 little-endian), the payload
-//! length (u64 little-endian), the payload (postcard-encoded [`ModelFile`]) and the BLAKE3 hash of the
+//! length (u64 little-endian), the payload (postcard-encoded `ModelFile`) and the BLAKE3 hash of the
 //! payload (32 bytes). Loading checks each part in turn, so a foreign file, another format version, a
 //! truncated file and a corrupt one each get their own clear error. Every collection in the payload is
 //! sorted, so the same data and options always give the same bytes. Writes go to a temporary file in the

@@ -37,8 +37,10 @@ impl Run {
         assert_eq!(self.code, code, "expected exit {code}; stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         assert!(!self.stderr.contains("panicked"), "panic on stderr:\n{}", self.stderr);
         if code == 1 {
-            assert_eq!(self.stderr.lines().count(), 1, "one error line expected:\n{}", self.stderr);
-            assert!(self.stderr.starts_with("narrative: error: "), "{}", self.stderr);
+            let errors: Vec<&str> = self.stderr.lines().filter(|l| !l.starts_with("narrative: warning: ")).collect();
+            assert_eq!(errors.len(), 1, "one error line expected:\n{}", self.stderr);
+            assert!(errors[0].starts_with("narrative: error: "), "{}", self.stderr);
+            return errors[0].to_owned();
         }
         self.stderr
     }
