@@ -245,6 +245,7 @@ fn parse_jsonl(line_text: &str, path: &Path, line: u64) -> Result<Document> {
         return Err(Error::data(path, line, "expected a JSON object with a \"text\" field"));
     };
     let mut doc = Document::default();
+    let mut has_text = false;
     for (key, value) in map {
         let value = match value {
             serde_json::Value::String(s) => s,
@@ -252,12 +253,13 @@ fn parse_jsonl(line_text: &str, path: &Path, line: u64) -> Result<Document> {
             other => other.to_string(),
         };
         if key == "text" {
+            has_text = true;
             doc.text = value;
         } else {
             doc.meta.insert(key, value);
         }
     }
-    if !line_text.contains("\"text\"") {
+    if !has_text {
         return Err(Error::data(path, line, "no \"text\" field"));
     }
     Ok(finish_row(doc, path, line))
@@ -309,6 +311,15 @@ mod tests {
         let mut it = Documents::new(&[empty.path().to_owned()], InputFormat::Auto);
         assert!(it.next().unwrap().unwrap_err().to_string().contains("no .txt articles"));
         assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn jsonl_rows_need_a_text_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let jsonl = dir.path().join("a.jsonl");
+        std::fs::write(&jsonl, "{\"body\": \"text\"}\n").unwrap();
+        let err = Documents::new(&[jsonl], InputFormat::Auto).next().unwrap().unwrap_err().to_string();
+        assert!(err.ends_with("a.jsonl:1: no \"text\" field"), "{err}");
     }
 
     #[test]

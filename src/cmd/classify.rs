@@ -29,6 +29,8 @@ use narrative::io::Sink;
 #[command(verbatim_doc_comment)]
 pub struct ClassifyArgs {
     /// Articles to classify: .txt files, directories of .txt files, .csv/.jsonl files, or `-` (stdin).
+    ///
+    /// Example: seeds/ extra/article.txt more.jsonl
     #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<PathBuf>,
 

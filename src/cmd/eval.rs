@@ -43,6 +43,8 @@ pub struct EvalArgs {
     model: PathBuf,
 
     /// Print one JSON object with keys accuracy, macro_f1, per_label, confusion (and cv with --cv).
+    ///
+    /// Example: --json | jq '.per_label.neutral.f1'
     #[arg(long)]
     json: bool,
 

@@ -66,10 +66,14 @@ pub struct TrainOptions {
     min_df: Option<u32>,
 
     /// Drop English stop words ("the", "of", "not", ...) before forming n-grams [default: on].
+    ///
+    /// Example: --stop-words
     #[arg(long, overrides_with = "keep_stop_words")]
     stop_words: bool,
 
     /// Keep stop words: n-grams are formed from every word.
+    ///
+    /// Example: --keep-stop-words --ngrams 1-3
     #[arg(long, overrides_with = "stop_words")]
     keep_stop_words: bool,
 

@@ -33,28 +33,42 @@ pub fn split(text: &str) -> Vec<Sentence<'_>> {
 fn blocks(text: &str) -> Vec<Span> {
     let mut blocks = Vec::new();
     let mut current: Option<Span> = None;
-    let mut pos = 0;
-    for line in text.split_inclusive(['\n', '\r']) {
-        let start = pos;
-        pos += line.len();
-        let content = line.trim_end_matches(['\n', '\r']);
+    for line in lines(text) {
+        let content = &text[line.start..line.end];
         let trimmed = content.trim();
         if trimmed.is_empty() {
             blocks.extend(current.take());
             continue;
         }
-        let span = Span::new(start, start + content.len());
         current = match current {
-            Some(prev) if continues(&text[prev.start..prev.end], trimmed) => Some(Span::new(prev.start, span.end)),
+            Some(prev) if continues(&text[prev.start..prev.end], trimmed) => Some(Span::new(prev.start, line.end)),
             Some(prev) => {
                 blocks.push(prev);
-                Some(span)
+                Some(line)
             }
-            None => Some(span),
+            None => Some(line),
         };
     }
     blocks.extend(current);
     blocks
+}
+
+/// The lines of `text` without their terminators; `\n`, `\r\n` and a lone `\r` each end a line.
+fn lines(text: &str) -> impl Iterator<Item = Span> + '_ {
+    let bytes = text.as_bytes();
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        if pos >= bytes.len() {
+            return None;
+        }
+        let start = pos;
+        let end = bytes[start..].iter().position(|&b| b == b'\n' || b == b'\r').map_or(bytes.len(), |i| start + i);
+        pos = end + 1;
+        if bytes.get(end) == Some(&b'\r') && bytes.get(end + 1) == Some(&b'\n') {
+            pos += 1;
+        }
+        Some(Span::new(start, end))
+    })
 }
 
 /// A line continues the previous one when the previous one has no closing punctuation and this one starts
@@ -179,6 +193,11 @@ mod tests {
             texts(text),
             ["Headline without a full stop", "First paragraph ends here", "A caption line", "Last one."]
         );
+    }
+
+    #[test]
+    fn crlf_and_lone_cr_end_lines() {
+        assert_eq!(texts("One\r\ntwo.\r\n\r\nThree\rFour"), ["One\r\ntwo.", "Three", "Four"]);
     }
 
     #[test]
