@@ -5,6 +5,7 @@
 //! two labels is an error naming both places; an exact duplicate is dropped and reported.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -44,6 +45,43 @@ pub struct LabelledData {
     pub examples: Vec<Example>,
     /// Exact duplicates that were dropped: (the dropped copy, the kept one).
     pub duplicates: Vec<(Origin, Origin)>,
+    /// Conflicting labels resolved by [`ReadOptions::prefer_later`].
+    pub overridden: Vec<Override>,
+    /// Rows with an empty label, skipped (a suggestions file partly labelled, for example).
+    pub unlabelled: Vec<Origin>,
+    /// Every file read, with the BLAKE3 hash of its bytes (the model's lineage).
+    pub files: Vec<FileDigest>,
+}
+
+/// A sentence whose earlier label was replaced by a later file's label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// Where the winning label is.
+    pub later: Origin,
+    /// Where the replaced label was.
+    pub earlier: Origin,
+    /// The replaced label.
+    pub old_label: String,
+    /// The winning label.
+    pub new_label: String,
+}
+
+/// A data file and the BLAKE3 hash (hex) of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileDigest {
+    /// The path as given (`-` for stdin).
+    pub path: String,
+    /// BLAKE3 of the bytes read.
+    pub blake3: String,
+}
+
+/// How labelled files are read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions<'a> {
+    /// Record this column of every row as the sentence's group (its article).
+    pub group_by: Option<&'a str>,
+    /// When the same sentence has two labels, let the later file (or row) win instead of failing.
+    pub prefer_later: bool,
 }
 
 impl LabelledData {
@@ -69,12 +107,26 @@ pub fn normalise_label(raw: &str) -> Result<String, String> {
     Ok(label)
 }
 
-/// Reads labelled CSV files (`-` is stdin). With `group_by`, each sentence also records that column.
-pub fn read_labelled(paths: &[PathBuf], group_by: Option<&str>) -> Result<LabelledData> {
+/// Passes bytes through while hashing them.
+struct HashingReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads labelled CSV files (`-` is stdin): a `text` and a `label` column, other columns ignored.
+pub fn read_labelled(paths: &[PathBuf], options: ReadOptions<'_>) -> Result<LabelledData> {
     let mut data = LabelledData::default();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for path in paths {
-        let reader = crate::input::open(path)?;
+        let reader = HashingReader { inner: crate::input::open(path)?, hasher: blake3::Hasher::new() };
         let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
         let headers = csv.headers().map_err(|e| csv_error(path, e))?.clone();
         if headers.iter().all(|h| h.trim().is_empty()) {
@@ -88,7 +140,7 @@ pub fn read_labelled(paths: &[PathBuf], group_by: Option<&str>) -> Result<Labell
         };
         let text_col = column("text")?;
         let label_col = column("label")?;
-        let group_col = group_by.map(column).transpose()?;
+        let group_col = options.group_by.map(column).transpose()?;
         let mut rows = 0usize;
         for record in csv.records() {
             let record = record.map_err(|e| csv_error(path, e))?;
@@ -99,11 +151,25 @@ pub fn read_labelled(paths: &[PathBuf], group_by: Option<&str>) -> Result<Labell
             if text.is_empty() {
                 return Err(Error::data(path, line, "empty text cell"));
             }
+            if record[label_col].trim().is_empty() {
+                data.unlabelled.push(origin);
+                continue;
+            }
             let label = normalise_label(&record[label_col]).map_err(|m| Error::data(path, line, m))?;
             let group = group_col.map(|c| record[c].trim().to_owned());
             match seen.get(text) {
                 Some(&i) if data.examples[i].label == label => {
                     data.duplicates.push((origin, data.examples[i].origin.clone()));
+                }
+                Some(&i) if options.prefer_later => {
+                    let earlier = &mut data.examples[i];
+                    data.overridden.push(Override {
+                        later: origin.clone(),
+                        earlier: earlier.origin.clone(),
+                        old_label: std::mem::replace(&mut earlier.label, label.clone()),
+                        new_label: label,
+                    });
+                    earlier.origin = origin;
                 }
                 Some(&i) => {
                     let first = &data.examples[i];
@@ -111,7 +177,7 @@ pub fn read_labelled(paths: &[PathBuf], group_by: Option<&str>) -> Result<Labell
                         path,
                         line,
                         format!(
-                            "sentence labelled {label:?} here and {:?} at {}: {}",
+                            "sentence labelled {label:?} here and {:?} at {} (--prefer-later lets the later win): {}",
                             first.label,
                             first.origin,
                             abbreviate(text)
@@ -127,6 +193,9 @@ pub fn read_labelled(paths: &[PathBuf], group_by: Option<&str>) -> Result<Labell
         if rows == 0 {
             return Err(Error::file(path, "no labelled rows (the file has only a header or is empty)"));
         }
+        let hasher = csv.into_inner().hasher;
+        data.files
+            .push(FileDigest { path: path.display().to_string(), blake3: hasher.finalize().to_hex().to_string() });
     }
     Ok(data)
 }
@@ -172,7 +241,9 @@ mod tests {
             "a.csv",
             "source,text,label,doc\nseed,Kyiv denied it., Ukraine_West_Blame ,d1\nseed,\"A, b\",neutral,d2\n",
         );
-        let data = read_labelled(std::slice::from_ref(&p), Some("doc")).unwrap();
+        let data =
+            read_labelled(std::slice::from_ref(&p), ReadOptions { group_by: Some("doc"), ..ReadOptions::default() })
+                .unwrap();
         assert_eq!(data.examples.len(), 2);
         assert_eq!(data.examples[0].label, "ukraine_west_blame");
         assert_eq!(data.examples[0].group.as_deref(), Some("d1"));
@@ -185,16 +256,42 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = write(dir.path(), "a.csv", "text,label\nSame sentence.,neutral\n");
         let b = write(dir.path(), "b.csv", "text,label\nOther.,neutral\nSame sentence.,warning_claim\n");
-        let err = read_labelled(&[a, b], None).unwrap_err().to_string();
+        let err = read_labelled(&[a, b], ReadOptions::default()).unwrap_err().to_string();
         assert!(err.contains("b.csv:3"), "{err}");
         assert!(err.contains("a.csv:2"), "{err}");
+    }
+
+    #[test]
+    fn prefer_later_lets_corrections_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.csv", "text,label\nSame sentence.,neutral\nOther.,neutral\n");
+        let b = write(dir.path(), "b.csv", "text,label\nSame sentence.,warning_claim\n");
+        let data = read_labelled(&[a.clone(), b.clone()], ReadOptions { prefer_later: true, ..ReadOptions::default() })
+            .unwrap();
+        assert_eq!(data.examples[0].label, "warning_claim");
+        assert_eq!(data.examples[0].origin, Origin { file: b.clone(), line: 2 });
+        assert_eq!(data.overridden.len(), 1);
+        assert_eq!(data.overridden[0].earlier, Origin { file: a, line: 2 });
+        assert_eq!(data.overridden[0].old_label, "neutral");
+        assert_eq!(data.files.len(), 2);
+        assert_eq!(data.files[1].blake3, blake3::hash(&std::fs::read(&b).unwrap()).to_hex().to_string());
+    }
+
+    #[test]
+    fn rows_without_a_label_are_skipped_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.csv", "text,label\nOne.,x\nTwo.,\nThree., y \n");
+        let data = read_labelled(&[a], ReadOptions::default()).unwrap();
+        assert_eq!(data.examples.len(), 2);
+        assert_eq!(data.unlabelled.len(), 1);
+        assert_eq!(data.unlabelled[0].line, 3);
     }
 
     #[test]
     fn exact_duplicates_are_dropped_and_reported() {
         let dir = tempfile::tempdir().unwrap();
         let a = write(dir.path(), "a.csv", "text,label\nOne.,x\nTwo.,y\n One. ,x\n");
-        let data = read_labelled(&[a], None).unwrap();
+        let data = read_labelled(&[a], ReadOptions::default()).unwrap();
         assert_eq!(data.examples.len(), 2);
         assert_eq!(data.duplicates.len(), 1);
         assert_eq!(data.duplicates[0].0.line, 4);
@@ -204,7 +301,7 @@ mod tests {
     fn missing_columns_list_what_was_found() {
         let dir = tempfile::tempdir().unwrap();
         let a = write(dir.path(), "a.csv", "sentence,tag\nx,y\n");
-        let err = read_labelled(&[a], None).unwrap_err().to_string();
+        let err = read_labelled(&[a], ReadOptions::default()).unwrap_err().to_string();
         assert!(err.contains("no \"text\" column; columns found: sentence, tag"), "{err}");
     }
 
@@ -212,12 +309,21 @@ mod tests {
     fn bad_rows_name_their_line() {
         let dir = tempfile::tempdir().unwrap();
         let ragged = write(dir.path(), "r.csv", "text,label\nok,x\nnot,ok,at all\n");
-        assert!(read_labelled(&[ragged], None).unwrap_err().to_string().contains("r.csv:3: row has 3 fields"));
+        assert!(
+            read_labelled(&[ragged], ReadOptions::default())
+                .unwrap_err()
+                .to_string()
+                .contains("r.csv:3: row has 3 fields")
+        );
         let empty = write(dir.path(), "e.csv", "text,label\n  ,x\n");
-        assert!(read_labelled(&[empty], None).unwrap_err().to_string().contains("e.csv:2: empty text"));
+        assert!(
+            read_labelled(&[empty], ReadOptions::default()).unwrap_err().to_string().contains("e.csv:2: empty text")
+        );
         let label = write(dir.path(), "l.csv", "text,label\nfine,a label\n");
-        assert!(read_labelled(&[label], None).unwrap_err().to_string().contains("l.csv:2: label"));
+        assert!(read_labelled(&[label], ReadOptions::default()).unwrap_err().to_string().contains("l.csv:2: label"));
         let header_only = write(dir.path(), "h.csv", "text,label\n");
-        assert!(read_labelled(&[header_only], None).unwrap_err().to_string().contains("no labelled rows"));
+        assert!(
+            read_labelled(&[header_only], ReadOptions::default()).unwrap_err().to_string().contains("no labelled rows")
+        );
     }
 }

@@ -2,13 +2,16 @@
 //! help) and a `run`.
 
 mod classify;
+mod compare;
 mod eval;
+mod suggest;
 mod train;
+mod update;
 
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use narrative::data::{LabelledData, read_labelled};
+use narrative::data::{LabelledData, ReadOptions, read_labelled};
 use narrative::model::Model;
 use narrative::params::{NgramRange, TrainParams, ValidTrainParams, Weighting};
 
@@ -18,7 +21,8 @@ pub const DEFAULT_MODEL: &str = "models/narrative.model";
 /// Tag every sentence of news articles with a narrative, and measure how outlets differ.
 ///
 /// Typical use: `narrative classify seeds/` (uses the shipped model), `narrative train --data
-/// data/labelled/*.csv`, `narrative eval --data labelled.csv`.
+/// data/labelled/*.csv`, `narrative eval --data labelled.csv`. Retraining loop: `suggest` what to
+/// label, `update` the model with the labels, `compare` old and new before switching.
 ///
 /// Exit codes: 0 success, 1 runtime error (bad input, unreadable model, failed write), 2 usage error.
 #[derive(Debug, Parser)]
@@ -33,6 +37,9 @@ enum Command {
     Train(train::TrainArgs),
     Classify(classify::ClassifyArgs),
     Eval(eval::EvalArgs),
+    Update(update::UpdateArgs),
+    Suggest(suggest::SuggestArgs),
+    Compare(compare::CompareArgs),
 }
 
 /// Runs the parsed command.
@@ -41,6 +48,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Update(args) => update::run(args),
+        Command::Suggest(args) => suggest::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
 
@@ -107,17 +117,36 @@ impl TrainOptions {
     }
 }
 
-/// Reads labelled files, warning on stderr about dropped exact duplicates.
-pub fn read_labelled_reporting(paths: &[PathBuf], group_by: Option<&str>) -> anyhow::Result<LabelledData> {
-    let data = read_labelled(paths, group_by)?;
+/// Reads labelled files, warning on stderr about what was dropped or replaced.
+pub fn read_labelled_reporting(paths: &[PathBuf], options: ReadOptions<'_>) -> anyhow::Result<LabelledData> {
+    let data = read_labelled(paths, options)?;
     if let Some((dropped, kept)) = data.duplicates.first() {
         eprintln!(
             "narrative: warning: {} exact duplicate sentence(s) dropped (first: {dropped} repeats {kept})",
             data.duplicates.len()
         );
     }
+    for o in &data.overridden {
+        eprintln!(
+            "narrative: warning: {} relabels {:?} as {:?} (was {}), --prefer-later",
+            o.later, o.old_label, o.new_label, o.earlier
+        );
+    }
+    if let Some(first) = data.unlabelled.first() {
+        eprintln!("narrative: warning: {} row(s) with an empty label skipped (first: {first})", data.unlabelled.len());
+    }
     Ok(data)
 }
+
+/// Warns about labels with fewer than [`FEW_EXAMPLES`] sentences: their scores will be unreliable.
+pub fn warn_small_labels(counts: &[(String, usize)]) {
+    for (label, n) in counts.iter().filter(|(_, n)| *n < FEW_EXAMPLES) {
+        eprintln!("narrative: warning: label {label:?} has only {n} training sentence(s)");
+    }
+}
+
+/// Labels with fewer training sentences than this get a warning.
+pub const FEW_EXAMPLES: usize = 10;
 
 /// Loads a model; a missing default model gets an error that says how to make one.
 pub fn load_model(path: &Path) -> anyhow::Result<Model> {

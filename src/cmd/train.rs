@@ -4,12 +4,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use narrative::model::Model;
+use narrative::data::ReadOptions;
+use narrative::model::{Lineage, Model};
 
 use super::TrainOptions;
-
-/// Labels with fewer training sentences than this get a warning: their scores will be unreliable.
-const FEW_EXAMPLES: usize = 10;
 
 /// Train a model from labelled sentences.
 ///
@@ -38,6 +36,13 @@ pub struct TrainArgs {
     #[arg(long, short, value_name = "PATH", default_value = super::DEFAULT_MODEL)]
     out: PathBuf,
 
+    /// When files give the same sentence different labels, the later file (or row) wins, with a warning;
+    /// without it such a conflict is an error naming both lines.
+    ///
+    /// Example: --data data/labelled/seeds.csv --data corrections.csv --prefer-later
+    #[arg(long)]
+    prefer_later: bool,
+
     #[command(flatten)]
     options: TrainOptions,
 }
@@ -46,12 +51,14 @@ pub struct TrainArgs {
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let params = args.options.params();
-    let data = super::read_labelled_reporting(&args.data, None)?;
+    let data = super::read_labelled_reporting(
+        &args.data,
+        ReadOptions { prefer_later: args.prefer_later, ..Default::default() },
+    )?;
     let counts = data.label_counts();
-    for (label, n) in counts.iter().filter(|(_, n)| *n < FEW_EXAMPLES) {
-        eprintln!("narrative: warning: label {label:?} has only {n} training sentence(s)");
-    }
-    let model = Model::train(&data.examples, &params)?;
+    super::warn_small_labels(&counts);
+    let mut model = Model::train(&data.examples, &params)?;
+    model.set_lineage(Lineage { parent: None, data: data.files.clone() });
     model.save(&args.out)?;
 
     let mut out = std::io::stdout().lock();
