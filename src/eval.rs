@@ -84,24 +84,18 @@ impl Metrics {
     }
 }
 
-/// Scores `model` on labelled `examples`; every label in them must be one the model knows.
-pub fn evaluate(model: &Model, examples: &[Example]) -> Result<Metrics> {
-    let labels = model.labels();
+/// Scores `model` on labelled `examples`. A label the model does not know (say, one added after it was
+/// trained) is scored too: the model can never predict it, so its sentences count as errors.
+pub fn evaluate(model: &Model, examples: &[Example]) -> Metrics {
+    let mut labels: Vec<String> = model.labels().iter().chain(examples.iter().map(|e| &e.label)).cloned().collect();
+    labels.sort_unstable();
+    labels.dedup();
+    let index = |l: &str| labels.binary_search_by(|x| x.as_str().cmp(l)).expect("label collected above");
     let mut featurizer = model.featurizer();
-    let mut truth = Vec::with_capacity(examples.len());
-    let mut predicted = Vec::with_capacity(examples.len());
-    for e in examples {
-        let t = labels.binary_search(&e.label).map_err(|_| {
-            Error::data(
-                &e.origin.file,
-                e.origin.line,
-                format!("label {:?} is not one of the model's labels ({})", e.label, labels.join(", ")),
-            )
-        })?;
-        truth.push(t);
-        predicted.push(model.predict(&mut featurizer, &e.text).label);
-    }
-    Ok(Metrics::new(labels, &truth, &predicted))
+    let truth: Vec<usize> = examples.iter().map(|e| index(&e.label)).collect();
+    let predicted: Vec<usize> =
+        examples.iter().map(|e| index(&model.labels()[model.predict(&mut featurizer, &e.text).label])).collect();
+    Metrics::new(&labels, &truth, &predicted)
 }
 
 /// Results of cross-validation.

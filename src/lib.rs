@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod classify;
+pub mod compare;
 pub mod data;
 pub mod error;
 pub mod eval;
@@ -40,6 +41,7 @@ pub mod input;
 pub mod io;
 pub mod model;
 pub mod params;
+pub mod suggest;
 pub mod text;
 
 pub use error::{Error, Result};

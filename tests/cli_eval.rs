@@ -61,15 +61,18 @@ fn cross_validation_is_deterministic_and_grouped() {
 }
 
 #[test]
-fn unknown_labels_and_misused_options_are_errors() {
+fn unknown_labels_count_as_errors_and_misused_options_fail() {
     let dir = tempfile::tempdir().unwrap();
     let data = write(
         dir.path(),
         "e.csv",
         "text,label\nKyiv denied it.,ukraine_west_blame\nPolice were slow.,security_failure\n",
     );
-    let err = run(&["eval", "--data", &data]).fails(1);
-    assert!(err.contains("e.csv:3") && err.contains("security_failure"), "{err}");
+    let run_ = run(&["eval", "--data", &data, "--json"]);
+    assert!(run_.stderr.contains("label \"security_failure\" (1 sentence(s)) is not one of"), "{}", run_.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run_.ok()).unwrap();
+    assert_eq!(v["per_label"]["security_failure"]["support"], 1);
+    assert_eq!(v["per_label"]["security_failure"]["recall"], 0.0);
     run(&["eval", "--data", &data, "--alpha", "0.5"]).fails(2);
     run(&["eval", "--data", &data, "--group-by", "doc"]).fails(2);
     run(&["eval", "--data", &data, "--cv", "1"]).fails(1);

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
+use narrative::data::ReadOptions;
 use narrative::eval::{Metrics, cross_validate, evaluate};
 
 use super::TrainOptions;
@@ -83,8 +84,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             super::usage_error("training options (--alpha, --ngrams, ...) only apply with --cv");
         }
         let model = super::load_model(&args.model)?;
-        let data = super::read_labelled_reporting(&args.data, None)?;
-        let metrics = evaluate(&model, &data.examples)?;
+        let data = super::read_labelled_reporting(&args.data, ReadOptions::default())?;
+        warn_unknown_labels(&model, &data.examples, &args.model);
+        let metrics = evaluate(&model, &data.examples);
         let mut out = std::io::stdout().lock();
         if args.json {
             serde_json::to_writer(&mut out, &metrics)?;
@@ -96,11 +98,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let params = args.options.params();
-    let data = super::read_labelled_reporting(&args.data, args.group_by.as_deref())?;
+    let data = super::read_labelled_reporting(
+        &args.data,
+        ReadOptions { group_by: args.group_by.as_deref(), ..Default::default() },
+    )?;
     let mut train_only = if args.train_only.is_empty() {
         Vec::new()
     } else {
-        super::read_labelled_reporting(&args.train_only, None)?.examples
+        super::read_labelled_reporting(&args.train_only, ReadOptions::default())?.examples
     };
     let tested: HashSet<&str> = data.examples.iter().map(|e| e.text.as_str()).collect();
     let before = train_only.len();
@@ -170,4 +175,22 @@ fn print_metrics(out: &mut impl Write, m: &Metrics) -> std::io::Result<()> {
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// Warns about labels in the data that the model cannot predict.
+pub fn warn_unknown_labels(
+    model: &narrative::model::Model,
+    examples: &[narrative::data::Example],
+    path: &std::path::Path,
+) {
+    let mut unknown: std::collections::BTreeMap<&str, usize> = Default::default();
+    for e in examples.iter().filter(|e| model.labels().binary_search(&e.label).is_err()) {
+        *unknown.entry(&e.label).or_default() += 1;
+    }
+    for (label, n) in unknown {
+        eprintln!(
+            "narrative: warning: label {label:?} ({n} sentence(s)) is not one of {}'s labels: counted as errors",
+            path.display()
+        );
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! Layout: the 16-byte magic `NARRATIVE-MODEL\n`, the format version (u32 little-endian), the payload
 //! length (u64 little-endian), the payload (postcard-encoded `ModelFile`) and the BLAKE3 hash of the
-//! payload (32 bytes). Loading checks each part in turn, so a foreign file, another format version, a
+//! payload (32 bytes). The payload also records the model's lineage: its parent model's hash and
+//! the hash of every data file that went into it. Loading checks each part in turn, so a foreign file, another format version, a
 //! truncated file and a corrupt one each get their own clear error. Every collection in the payload is
 //! sorted, so the same data and options always give the same bytes. Writes go to a temporary file in the
 //! target directory that is renamed into place only when complete.
@@ -11,7 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Counts, Model};
+use super::{Counts, Lineage, Model};
 use crate::error::{Error, Result};
 use crate::features::Vocabulary;
 use crate::params::ValidTrainParams;
@@ -37,6 +38,7 @@ struct ModelFile {
     vocabulary: Vec<String>,
     feature_count: Vec<Vec<f64>>,
     training_data: String,
+    lineage: Lineage,
 }
 
 impl Model {
@@ -51,6 +53,7 @@ impl Model {
             vocabulary: self.vocabulary().terms().to_vec(),
             feature_count: self.feature_count().to_vec(),
             training_data: self.training_data().to_owned(),
+            lineage: self.lineage().clone(),
         };
         let payload = postcard::to_allocvec(&file).expect("model payload serialises");
         let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len() + HASH_LEN);
@@ -100,8 +103,10 @@ impl Model {
         let vocabulary =
             Vocabulary::from_terms(file.vocabulary).map_err(|m| fail(format!("corrupt model file: {m}")))?;
         let counts = Counts { class_count: file.class_count, feature_count: file.feature_count };
-        Model::from_counts(file.params, vocabulary, file.labels, counts, file.training_data)
-            .map_err(|e| fail(format!("corrupt model file: {e}")))
+        let mut model = Model::from_counts(file.params, vocabulary, file.labels, counts, file.training_data)
+            .map_err(|e| fail(format!("corrupt model file: {e}")))?;
+        model.set_lineage(file.lineage);
+        Ok(model)
     }
 
     /// Writes the model to `path` atomically (temporary file in the same directory, then rename).
@@ -140,7 +145,11 @@ mod tests {
 
     #[test]
     fn save_load_save_is_identity() {
-        let m = model();
+        let mut m = model();
+        m.set_lineage(Lineage {
+            parent: Some("ab".repeat(32)),
+            data: vec![crate::data::FileDigest { path: "a.csv".into(), blake3: "cd".repeat(32) }],
+        });
         let bytes = m.to_bytes();
         let back = Model::from_bytes(&bytes, Path::new("m")).unwrap();
         assert_eq!(back, m);

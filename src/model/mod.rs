@@ -19,9 +19,9 @@ use linfa::dataset::Dataset;
 use linfa::traits::FitWith;
 use linfa_bayes::{MultinomialNb, MultinomialNbValidParams};
 use ndarray::{Array1, Array2};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::data::Example;
+use crate::data::{Example, FileDigest};
 use crate::error::{Error, Result};
 use crate::features::{Featurizer, SparseRow, Vocabulary};
 use crate::params::ValidTrainParams;
@@ -42,9 +42,20 @@ pub struct Model {
     class_count: Vec<u64>,
     feature_count: Vec<Vec<f64>>,
     training_data: String,
+    lineage: Lineage,
     log_prior: Vec<f64>,
     /// Smoothed log-probabilities, feature-major: `[feature * labels + label]`.
     feature_log_prob: Vec<f64>,
+}
+
+/// Where a model came from: the BLAKE3 hash of the model file it was updated from (none for a model
+/// trained from scratch) and every data file that went into it, its parent's included.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Lineage {
+    /// BLAKE3 (hex) of the parent model file's bytes.
+    pub parent: Option<String>,
+    /// Every data file that went into the model, oldest first.
+    pub data: Vec<FileDigest>,
 }
 
 /// The posterior of every label for one sentence.
@@ -89,13 +100,65 @@ impl Model {
             .iter()
             .map(|e| labels.binary_search(&e.label).expect("label collected from these examples"))
             .collect();
-        let counts = if rows.len().saturating_mul(vocabulary.len()) <= DENSE_FIT_LIMIT {
-            let nb = fit_linfa(&rows, &targets, &labels, vocabulary.len(), params.alpha())?;
-            counts_from_linfa(&nb, &labels)
-        } else {
-            sparse_counts(&rows, &targets, labels.len(), vocabulary.len())
-        };
+        let counts = fit_counts(None, &rows, &targets, &labels, vocabulary.len(), params.alpha())?;
         Self::from_counts(*params, vocabulary, labels, counts, training_hash(examples))
+    }
+
+    /// Folds new labelled sentences into this model, with the same options, in time proportional to the
+    /// new data (and the vocabulary), not the old corpus.
+    ///
+    /// Naive Bayes is additive: the old per-label counts seed linfa-bayes' `fit_with`, which adds the new
+    /// sentences' counts. Labels that occur only in the new data become new classes. Words unseen at first
+    /// training: an n-gram that occurs in at least `min_df` of the new sentences joins the vocabulary; its
+    /// count in the old data is taken as zero, because the old sentences are not stored. So with
+    /// `min_df = 1` the result has exactly the counts of training on old and new data together; with a
+    /// larger `min_df` it differs only in n-grams that were rarer than `min_df` in each part alone.
+    pub fn update(&self, examples: &[Example]) -> Result<Self> {
+        if examples.is_empty() {
+            return Err(Error::Invalid("no new training sentences".into()));
+        }
+        let mut featurizer = self.featurizer();
+        let fresh = Vocabulary::fit(examples.iter().map(|e| e.text.as_str()), &mut featurizer, self.params.min_df());
+        let mut terms: Vec<String> = self.vocabulary.terms().iter().chain(fresh.terms()).cloned().collect();
+        terms.sort_unstable();
+        terms.dedup();
+        let vocabulary = Vocabulary::from_terms(terms).map_err(Error::Invalid)?;
+        let mut labels: Vec<String> =
+            self.labels.iter().cloned().chain(examples.iter().map(|e| e.label.clone())).collect();
+        labels.sort_unstable();
+        labels.dedup();
+
+        let mut initial = Counts {
+            class_count: vec![0; labels.len()],
+            feature_count: vec![vec![0.0; vocabulary.len()]; labels.len()],
+        };
+        for (old, label) in self.labels.iter().enumerate() {
+            let l = labels.binary_search(label).expect("old labels are kept");
+            initial.class_count[l] = self.class_count[old];
+            for (term, &count) in self.vocabulary.terms().iter().zip(&self.feature_count[old]) {
+                let j = vocabulary.get(term).expect("old terms are kept") as usize;
+                initial.feature_count[l][j] = count;
+            }
+        }
+        let rows: Vec<SparseRow> = examples.iter().map(|e| featurizer.transform(&e.text, &vocabulary)).collect();
+        let targets: Vec<usize> =
+            examples.iter().map(|e| labels.binary_search(&e.label).expect("label collected above")).collect();
+        let counts = fit_counts(Some(&initial), &rows, &targets, &labels, vocabulary.len(), self.params.alpha())?;
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(self.training_data.as_bytes());
+        hasher.update(training_hash(examples).as_bytes());
+        let training_data = hasher.finalize().to_hex().to_string();
+        Self::from_counts(self.params, vocabulary, labels, counts, training_data)
+    }
+
+    /// Where this model came from: its parent model and the data files that went into it.
+    pub fn lineage(&self) -> &Lineage {
+        &self.lineage
+    }
+
+    /// Records where this model came from.
+    pub fn set_lineage(&mut self, lineage: Lineage) {
+        self.lineage = lineage;
     }
 
     /// Assembles a model from its stored parts, checking that they fit together.
@@ -134,7 +197,17 @@ impl Model {
                 feature_log_prob[feature * n_labels + label] = (c + alpha).ln() - log_total;
             }
         }
-        Ok(Self { params, vocabulary, labels, class_count, feature_count, training_data, log_prior, feature_log_prob })
+        Ok(Self {
+            params,
+            vocabulary,
+            labels,
+            class_count,
+            feature_count,
+            training_data,
+            lineage: Lineage::default(),
+            log_prior,
+            feature_log_prob,
+        })
     }
 
     /// The labels, sorted; every probability vector follows this order.
@@ -250,6 +323,7 @@ fn training_hash(examples: &[Example]) -> String {
 /// linfa-bayes 0.8.1 has a left-over `dbg!` in `fit_with` that dumps every histogram to stderr; stderr is
 /// silenced for the duration of each call (the CLI's stderr must stay clean).
 pub fn fit_linfa(
+    initial: Option<&Counts>,
     rows: &[SparseRow],
     targets: &[usize],
     labels: &[String],
@@ -258,7 +332,7 @@ pub fn fit_linfa(
 ) -> Result<MultinomialNb<f64, String>> {
     let params: MultinomialNbValidParams<f64, String> = MultinomialNb::params().alpha(alpha).check()?;
     let batch = (BATCH_CELLS / n_features.max(1)).max(1);
-    let mut model: Option<MultinomialNb<f64, String>> = None;
+    let mut model: Option<MultinomialNb<f64, String>> = initial.map(|c| linfa_from_counts(c, labels, alpha));
     for (rows, targets) in rows.chunks(batch).zip(targets.chunks(batch)) {
         let mut x = Array2::<f64>::zeros((rows.len(), n_features));
         for (i, row) in rows.iter().enumerate() {
@@ -274,15 +348,59 @@ pub fn fit_linfa(
     Ok(model.expect("at least one batch: training data is never empty"))
 }
 
-#[derive(Deserialize)]
+/// Per-label counts from dense batches through linfa-bayes (seeded with `initial`), or summed sparsely
+/// when the batches would hold more than [`DENSE_FIT_LIMIT`] cells.
+pub fn fit_counts(
+    initial: Option<&Counts>,
+    rows: &[SparseRow],
+    targets: &[usize],
+    labels: &[String],
+    n_features: usize,
+    alpha: f64,
+) -> Result<Counts> {
+    if rows.len().saturating_mul(n_features) <= DENSE_FIT_LIMIT {
+        let nb = fit_linfa(initial, rows, targets, labels, n_features, alpha)?;
+        Ok(counts_from_linfa(&nb, labels))
+    } else {
+        Ok(sparse_counts(initial, rows, targets, labels.len(), n_features))
+    }
+}
+
+/// linfa-bayes' serde form of `MultinomialNb` (its fields are private; serde is the only way in or out).
+#[derive(Serialize, Deserialize)]
 struct LinfaModel {
     class_info: std::collections::HashMap<String, LinfaHistogram>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct LinfaHistogram {
     class_count: u64,
+    prior: f64,
     feature_count: Array1<f64>,
+    feature_log_prob: Array1<f64>,
+}
+
+/// A fitted linfa-bayes model holding `counts` (labels with no sentences are left out, as linfa would).
+fn linfa_from_counts(counts: &Counts, labels: &[String], alpha: f64) -> MultinomialNb<f64, String> {
+    let total: u64 = counts.class_count.iter().sum();
+    let class_info = labels
+        .iter()
+        .zip(&counts.class_count)
+        .zip(&counts.feature_count)
+        .filter(|((_, n), _)| **n > 0)
+        .map(|((label, &n), features)| {
+            let log_total = features.iter().map(|c| c + alpha).sum::<f64>().ln();
+            let histogram = LinfaHistogram {
+                class_count: n,
+                prior: n as f64 / total as f64,
+                feature_count: Array1::from(features.clone()),
+                feature_log_prob: features.iter().map(|c| (c + alpha).ln() - log_total).collect(),
+            };
+            (label.clone(), histogram)
+        })
+        .collect();
+    let value = serde_json::to_value(LinfaModel { class_info }).expect("histograms serialise");
+    serde_json::from_value(value).expect("linfa-bayes 0.8.1 serde layout")
 }
 
 /// Reads the per-label counts out of a fitted linfa-bayes model (through its serde form).
@@ -300,9 +418,17 @@ pub fn counts_from_linfa(model: &MultinomialNb<f64, String>, labels: &[String]) 
 }
 
 /// Sums the per-label counts straight from sparse rows (the path for corpora too large for dense batches).
-pub fn sparse_counts(rows: &[SparseRow], targets: &[usize], n_labels: usize, n_features: usize) -> Counts {
-    let mut class_count = vec![0; n_labels];
-    let mut feature_count = vec![vec![0.0; n_features]; n_labels];
+pub fn sparse_counts(
+    initial: Option<&Counts>,
+    rows: &[SparseRow],
+    targets: &[usize],
+    n_labels: usize,
+    n_features: usize,
+) -> Counts {
+    let Counts { mut class_count, mut feature_count } = initial.cloned().unwrap_or_else(|| Counts {
+        class_count: vec![0; n_labels],
+        feature_count: vec![vec![0.0; n_features]; n_labels],
+    });
     for (row, &t) in rows.iter().zip(targets) {
         class_count[t] += 1;
         for &(j, v) in row {
@@ -344,8 +470,18 @@ mod tests {
         let rows = random_rows(&mut rng, 300, 40);
         let targets: Vec<usize> = (0..rows.len()).map(|_| rng.random_range(0..4)).collect();
         let labels = labels(4);
-        let nb = fit_linfa(&rows, &targets, &labels, 40, 0.5).unwrap();
-        assert_eq!(counts_from_linfa(&nb, &labels), sparse_counts(&rows, &targets, 4, 40));
+        let nb = fit_linfa(None, &rows, &targets, &labels, 40, 0.5).unwrap();
+        assert_eq!(counts_from_linfa(&nb, &labels), sparse_counts(None, &rows, &targets, 4, 40));
+
+        // Seeded with earlier counts (the update path), both still agree.
+        let more = random_rows(&mut rng, 120, 40);
+        let more_targets: Vec<usize> = (0..more.len()).map(|_| rng.random_range(0..4)).collect();
+        let initial = counts_from_linfa(&nb, &labels);
+        let nb = fit_linfa(Some(&initial), &more, &more_targets, &labels, 40, 0.5).unwrap();
+        let all_rows: Vec<SparseRow> = rows.iter().chain(&more).cloned().collect();
+        let all_targets: Vec<usize> = targets.iter().chain(&more_targets).copied().collect();
+        assert_eq!(counts_from_linfa(&nb, &labels), sparse_counts(None, &all_rows, &all_targets, 4, 40));
+        assert_eq!(sparse_counts(Some(&initial), &more, &more_targets, 4, 40), counts_from_linfa(&nb, &labels));
     }
 
     #[test]
@@ -356,7 +492,7 @@ mod tests {
         let targets: Vec<usize> = (0..rows.len()).map(|_| rng.random_range(0..3)).collect();
         let labels = labels(3);
         let alpha = 0.7;
-        let nb = fit_linfa(&rows, &targets, &labels, features, alpha).unwrap();
+        let nb = fit_linfa(None, &rows, &targets, &labels, features, alpha).unwrap();
         let params = TrainParams { alpha, ..TrainParams::default() }.check().unwrap();
         let vocabulary = Vocabulary::from_terms((0..features).map(|j| format!("t{j:03}")).collect()).unwrap();
         let model =
@@ -418,6 +554,45 @@ mod tests {
         assert_eq!(model.labels()[p.label], "blame");
         assert_eq!(p.probabilities.len(), 3);
         assert!((p.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn update_equals_training_on_the_union_when_min_df_is_one() {
+        let old = [
+            example("Islamic State claimed responsibility for the attack", "isis"),
+            example("Kyiv denied any involvement in the attack", "blame"),
+            example("The death toll rose to 140", "other"),
+            example("Moscow accused Kyiv of organising the massacre", "blame"),
+        ];
+        let new = [
+            example("Police arrived an hour after the shooting began", "security_failure"),
+            example("The Kiev regime and its Western curators ordered the massacre", "blame"),
+            example("Firefighters battled the blaze through the night", "other"),
+        ];
+        let params = TrainParams { min_df: 1, ..TrainParams::default() }.check().unwrap();
+        let updated = Model::train(&old, &params).unwrap().update(&new).unwrap();
+        let union: Vec<Example> = old.iter().chain(&new).cloned().collect();
+        let together = Model::train(&union, &params).unwrap();
+        assert_eq!(updated.labels(), together.labels());
+        assert_eq!(updated.labels(), ["blame", "isis", "other", "security_failure"]);
+        assert_eq!(updated.vocabulary(), together.vocabulary());
+        assert_eq!(updated.class_count(), together.class_count());
+        assert_eq!(updated.feature_count(), together.feature_count());
+        let mut f = updated.featurizer();
+        for sentence in ["Police were slow to arrive", "Kyiv rejected the accusation", "ISIS claimed it", "Fire"] {
+            assert_eq!(updated.predict(&mut f, sentence), together.predict(&mut f, sentence), "{sentence}");
+        }
+    }
+
+    #[test]
+    fn update_with_larger_min_df_differs_only_in_rare_ngrams() {
+        let old = [example("alpha beta", "a"), example("gamma delta", "b"), example("alpha gamma", "a")];
+        let new = [example("beta epsilon", "b"), example("epsilon zeta", "b")];
+        let params = TrainParams { min_df: 2, ngrams: "1".parse().unwrap(), ..TrainParams::default() }.check().unwrap();
+        let updated = Model::train(&old, &params).unwrap().update(&new).unwrap();
+        // "beta" occurs once in each part: the union would keep it, the update cannot know.
+        assert_eq!(updated.vocabulary().terms(), ["alpha", "epsilon", "gamma"]);
+        assert_eq!(updated.class_count(), [2, 3]);
     }
 
     #[test]
