@@ -66,10 +66,12 @@ pub enum Format {
     Jsonl,
 }
 
-/// Writes classified rows: `doc, sentence, start, end, text, label, confidence, p_<label>...`.
+/// Writes classified rows: `doc, sentence, start, end, text, label, confidence, p_<label>...`, and an
+/// `evidence` column last when asked for.
 pub struct RowWriter<W: Write> {
     format: Format,
     labels: Vec<String>,
+    evidence: bool,
     csv: Option<csv::Writer<W>>,
     raw: Option<W>,
     line: String,
@@ -90,15 +92,19 @@ struct JsonRow<'a> {
 const DECIMALS: usize = 6;
 
 impl<W: Write> RowWriter<W> {
-    /// A writer for `model`'s labels; CSV writes its header at once.
-    pub fn new(out: W, format: Format, labels: &[String]) -> std::io::Result<Self> {
-        let mut writer = Self { format, labels: labels.to_vec(), csv: None, raw: None, line: String::new() };
+    /// A writer for `model`'s labels, with an `evidence` column when `evidence` is set; CSV writes its
+    /// header at once.
+    pub fn new(out: W, format: Format, labels: &[String], evidence: bool) -> std::io::Result<Self> {
+        let mut writer = Self { format, labels: labels.to_vec(), evidence, csv: None, raw: None, line: String::new() };
         match format {
             Format::Csv => {
                 let mut csv = csv::Writer::from_writer(out);
                 let mut header: Vec<String> =
                     ["doc", "sentence", "start", "end", "text", "label", "confidence"].map(String::from).to_vec();
                 header.extend(labels.iter().map(|l| format!("p_{l}")));
+                if evidence {
+                    header.push("evidence".into());
+                }
                 csv.write_record(&header).map_err(std::io::Error::from)?;
                 writer.csv = Some(csv);
             }
@@ -107,8 +113,8 @@ impl<W: Write> RowWriter<W> {
         Ok(writer)
     }
 
-    /// Writes one row.
-    pub fn write(&mut self, doc: &str, row: &Classified<'_>) -> std::io::Result<()> {
+    /// Writes one row; `evidence` fills the evidence column (when the writer has one).
+    pub fn write(&mut self, doc: &str, row: &Classified<'_>, evidence: &str) -> std::io::Result<()> {
         let p = &row.prediction;
         let label = self.labels[p.label].as_str();
         match self.format {
@@ -124,6 +130,9 @@ impl<W: Write> RowWriter<W> {
                     format!("{:.DECIMALS$}", p.confidence()),
                 ];
                 record.extend(p.probabilities.iter().map(|v| format!("{v:.DECIMALS$}")));
+                if self.evidence {
+                    record.push(evidence.to_owned());
+                }
                 csv.write_record(&record).map_err(std::io::Error::from)
             }
             Format::Jsonl => {
@@ -144,6 +153,10 @@ impl<W: Write> RowWriter<W> {
                     let key = serde_json::to_string(&format!("p_{l}")).map_err(std::io::Error::from)?;
                     let value = serde_json::to_string(&round(*v)).map_err(std::io::Error::from)?;
                     self.line.push_str(&format!(",{key}:{value}"));
+                }
+                if self.evidence {
+                    let value = serde_json::to_string(evidence).map_err(std::io::Error::from)?;
+                    self.line.push_str(&format!(",\"evidence\":{value}"));
                 }
                 self.line.push_str("}\n");
                 out.write_all(self.line.as_bytes())
@@ -212,18 +225,19 @@ mod tests {
         let mut f = m.featurizer();
         let d = doc("Moscow blamed Kyiv, \"again\".");
         let rows = classify_document(&m, &mut f, &d, Unit::Article);
-        let mut csv = RowWriter::new(Vec::new(), Format::Csv, m.labels()).unwrap();
-        csv.write("a.txt", &rows[0]).unwrap();
+        let mut csv = RowWriter::new(Vec::new(), Format::Csv, m.labels(), false).unwrap();
+        csv.write("a.txt", &rows[0], "").unwrap();
         let text = String::from_utf8(csv.into_inner().unwrap()).unwrap();
         let mut lines = text.lines();
         assert_eq!(lines.next().unwrap(), "doc,sentence,start,end,text,label,confidence,p_blame,p_isis,p_neutral");
         assert!(lines.next().unwrap().starts_with("a.txt,1,0,28,\"Moscow blamed Kyiv, \"\"again\"\".\",blame,"));
 
-        let mut jsonl = RowWriter::new(Vec::new(), Format::Jsonl, m.labels()).unwrap();
-        jsonl.write("a.txt", &rows[0]).unwrap();
+        let mut jsonl = RowWriter::new(Vec::new(), Format::Jsonl, m.labels(), true).unwrap();
+        jsonl.write("a.txt", &rows[0], "kyiv (+1.00)").unwrap();
         let line = String::from_utf8(jsonl.into_inner().unwrap()).unwrap();
         let value: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
         assert_eq!(value["label"], "blame");
+        assert_eq!(value["evidence"], "kyiv (+1.00)");
         assert_eq!(value["text"], "Moscow blamed Kyiv, \"again\".");
         let sum: f64 = ["p_blame", "p_isis", "p_neutral"].iter().map(|k| value[k].as_f64().unwrap()).sum();
         assert!((sum - 1.0).abs() < 1e-5);

@@ -36,11 +36,13 @@ pub mod compare;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod explain;
 pub mod features;
 pub mod input;
 pub mod io;
 pub mod model;
 pub mod params;
+pub mod report;
 pub mod suggest;
 pub mod text;
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use narrative::classify::{Format, RowWriter, classify_document};
+use narrative::explain::{format_evidence, sentence_evidence};
 use narrative::input::{Documents, InputFormat, Unit};
 use narrative::io::Sink;
 
@@ -58,6 +59,13 @@ pub struct ClassifyArgs {
     #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
     input_format: InputFormat,
 
+    /// Add an `evidence` column: the N n-grams that most favour the chosen label over the runner-up,
+    /// with their contributions in nats, e.g. `ukrainian trace (+2.31); kiev (+1.10)` [N default: 5].
+    ///
+    /// Example: --explain 3
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "5")]
+    explain: Option<usize>,
+
     /// Write rows here instead of stdout (written atomically: the file appears only when complete).
     ///
     /// Example: -o tagged.csv
@@ -70,7 +78,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
     let model = super::load_model(&args.model)?;
     let mut featurizer = model.featurizer();
     let sink = Sink::create(&args.output)?;
-    let mut writer = RowWriter::new(sink, args.format, model.labels())?;
+    let mut writer = RowWriter::new(sink, args.format, model.labels(), args.explain.is_some())?;
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {pos} documents, {msg} sentences, {elapsed}").expect("valid template"),
     );
@@ -78,7 +86,14 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
     for doc in Documents::new(&args.inputs, args.input_format) {
         let doc = doc?;
         for row in classify_document(&model, &mut featurizer, &doc, args.unit) {
-            writer.write(&doc.id, &row)?;
+            let evidence = match args.explain {
+                Some(top) => {
+                    let features = featurizer.transform(row.text, model.vocabulary());
+                    format_evidence(&sentence_evidence(&model, &features, &row.prediction, top))
+                }
+                None => String::new(),
+            };
+            writer.write(&doc.id, &row, &evidence)?;
             sentences += 1;
         }
         progress.inc(1);

@@ -4,6 +4,8 @@
 mod classify;
 mod compare;
 mod eval;
+mod explain;
+mod report;
 mod suggest;
 mod train;
 mod update;
@@ -40,6 +42,8 @@ enum Command {
     Update(update::UpdateArgs),
     Suggest(suggest::SuggestArgs),
     Compare(compare::CompareArgs),
+    Report(report::ReportArgs),
+    Explain(explain::ExplainArgs),
 }
 
 /// Runs the parsed command.
@@ -51,6 +55,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Update(args) => update::run(args),
         Command::Suggest(args) => suggest::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Explain(args) => explain::run(args),
     }
 }
 

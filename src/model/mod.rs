@@ -240,6 +240,11 @@ impl Model {
         &self.training_data
     }
 
+    /// Smoothed `ln P(term | label)` for a feature id and a label index.
+    pub fn log_prob(&self, feature: usize, label: usize) -> f64 {
+        self.feature_log_prob[feature * self.labels.len() + label]
+    }
+
     /// A featurizer matching this model's options (one per thread).
     pub fn featurizer(&self) -> Featurizer {
         Featurizer::new(self.params.features())

@@ -1,0 +1,431 @@
+//! `narrative report`: each article's narrative mix, and groups of articles compared with intervals.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use narrative::classify::{Format, RowWriter, classify_document};
+use narrative::input::{Documents, InputFormat, Unit};
+use narrative::report::{ModelSummary, Report, ReportBuilder, ReportOptions};
+
+/// Score each article's narrative mix and compare groups of articles (outlets) with uncertainty.
+///
+/// Per article: sentences, each label's share of sentences and mean posterior, the dominant
+/// narrative, the narrative intensity (share of non-neutral sentences) and the sentences that carry
+/// each narrative most strongly. Per group (--by): articles, sentences, each label's share pooled
+/// over sentences and averaged over articles, with 95% bootstrap intervals over articles (seeded);
+/// every pair of groups gets a permutation test over articles (p-value, total variation distance as
+/// effect size) and, for reference, a chi-square test on sentence counts. Groups with fewer than
+/// --min-articles articles are marked `*`: their intervals are not to be trusted.
+///
+/// Article metadata (outlet, outlet_type, date, title) comes from CSV/JSONL columns, or from a
+/// --meta CSV keyed by file name (a `file`, `id` or `doc` column), such as seeds/index.csv.
+///
+/// Prints tables by default (at most 50 articles). --out DIR writes articles.csv, groups.csv, comparisons.csv,
+/// sentences.csv, report.json (everything, with the model's hash and options), charts/articles.svg,
+/// charts/groups.svg and a self-contained report.html; DIR is replaced only once the new report is
+/// complete.
+///
+/// Examples:
+///   narrative report --meta seeds/index.csv seeds/
+///   narrative report --meta seeds/index.csv --by outlet_type seeds/ --out report/
+///   narrative report --by outlet --resamples 5000 articles.jsonl
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct ReportArgs {
+    /// Articles: .txt files, directories of them, .csv/.jsonl with a `text` column, or `-`.
+    ///
+    /// Example: seeds/
+    #[arg(value_name = "INPUT", required = true)]
+    inputs: Vec<PathBuf>,
+
+    /// Model file to use.
+    ///
+    /// Example: --model models/updated.model
+    #[arg(long, value_name = "PATH", default_value = super::DEFAULT_MODEL)]
+    model: PathBuf,
+
+    /// CSV of article metadata keyed by file name (`file`, `id` or `doc` column).
+    ///
+    /// Example: --meta seeds/index.csv
+    #[arg(long, value_name = "FILE.csv")]
+    meta: Option<PathBuf>,
+
+    /// Metadata column that forms the groups.
+    ///
+    /// Example: --by outlet_type
+    #[arg(long, value_name = "COLUMN", default_value = "outlet")]
+    by: String,
+
+    /// Write the report files into this directory (replaced atomically).
+    ///
+    /// Example: --out report/
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// Bootstrap resamples for the intervals.
+    ///
+    /// Example: --resamples 5000
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    resamples: usize,
+
+    /// Permutations for the group-difference tests.
+    ///
+    /// Example: --permutations 10000
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    permutations: usize,
+
+    /// Seed of the bootstrap and the permutations (reports are reproducible).
+    ///
+    /// Example: --seed 7
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+
+    /// Groups with fewer articles are flagged as too small for confident numbers.
+    ///
+    /// Example: --min-articles 5
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    min_articles: usize,
+
+    /// Sentences quoted per narrative per article.
+    ///
+    /// Example: --top 2
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    top: usize,
+
+    /// The label that means "no narrative" (left out of intensity and quotes).
+    ///
+    /// Example: --neutral-label other
+    #[arg(long, value_name = "LABEL", default_value = "neutral")]
+    neutral_label: String,
+
+    /// `article`: split documents into sentences; `sentence`: each CSV/JSONL row is one sentence.
+    ///
+    /// Example: --unit sentence
+    #[arg(long, value_enum, default_value_t)]
+    unit: Unit,
+
+    /// How to read inputs: `auto` goes by extension; `-` is text unless set.
+    ///
+    /// Example: --input-format jsonl
+    #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
+    input_format: InputFormat,
+}
+
+/// Runs `report`.
+pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    let model = super::load_model(&args.model)?;
+    let model_bytes = std::fs::read(&args.model)?;
+    let meta = args.meta.as_deref().map(read_meta).transpose()?;
+    let options = ReportOptions {
+        group_by: args.by.clone(),
+        resamples: args.resamples,
+        permutations: args.permutations,
+        seed: args.seed,
+        min_articles: args.min_articles,
+        top: args.top,
+        neutral_label: args.neutral_label.clone(),
+    };
+    let staging = args.out.as_deref().map(Staging::new).transpose()?;
+    let mut sentences = match &staging {
+        Some(s) => {
+            let file = std::fs::File::create(s.dir.path().join("sentences.csv"))?;
+            Some(RowWriter::new(std::io::BufWriter::new(file), Format::Csv, model.labels(), false)?)
+        }
+        None => None,
+    };
+    let mut builder = ReportBuilder::new(model.labels(), options);
+    let mut featurizer = model.featurizer();
+    let progress = ProgressBar::new_spinner()
+        .with_style(ProgressStyle::with_template("{spinner} {pos} articles, {elapsed}").expect("valid template"));
+    for doc in Documents::new(&args.inputs, args.input_format) {
+        let doc = doc?;
+        let rows = classify_document(&model, &mut featurizer, &doc, args.unit);
+        if let Some(w) = sentences.as_mut() {
+            for row in &rows {
+                w.write(&doc.id, row, "")?;
+            }
+        }
+        builder.add(&doc, &rows, meta.as_ref().and_then(|m| lookup(m, &doc.id)));
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    if let Some(w) = sentences {
+        w.into_inner()?.flush()?;
+    }
+    let summary = ModelSummary {
+        path: args.model.display().to_string(),
+        blake3: blake3::hash(&model_bytes).to_hex().to_string(),
+        options: model.params().to_string(),
+        training_data: model.training_data().to_owned(),
+    };
+    let report = builder.finish(summary);
+    if report.articles.is_empty() {
+        anyhow::bail!("no articles in the input");
+    }
+    match staging {
+        Some(staging) => {
+            write_files(&report, staging.dir.path())?;
+            let out = args.out.as_deref().expect("staging implies --out");
+            staging.commit(out)?;
+            writeln!(
+                std::io::stdout().lock(),
+                "wrote report for {} articles to {}",
+                report.articles.len(),
+                out.display()
+            )?;
+        }
+        None => print_tables(&mut std::io::stdout().lock(), &report)?,
+    }
+    Ok(())
+}
+
+/// Metadata rows by key (file name or id).
+type Meta = BTreeMap<String, BTreeMap<String, String>>;
+
+fn read_meta(path: &Path) -> anyhow::Result<Meta> {
+    let mut reader = csv::Reader::from_reader(narrative::input::open(path)?);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| narrative::data::csv_error(path, e))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_owned())
+        .collect();
+    let key = ["file", "id", "doc"].iter().find_map(|k| headers.iter().position(|h| h == k)).with_context(|| {
+        format!(
+            "{}: no `file`, `id` or `doc` column to match articles by; columns found: {}",
+            path.display(),
+            headers.join(", ")
+        )
+    })?;
+    let mut meta = Meta::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| narrative::data::csv_error(path, e))?;
+        let row = headers.iter().zip(record.iter()).filter(|(h, _)| **h != headers[key]);
+        meta.insert(record[key].to_owned(), row.map(|(h, v)| (h.clone(), v.to_owned())).collect());
+    }
+    Ok(meta)
+}
+
+/// The metadata of a document: by its id, else by its file name.
+fn lookup<'a>(meta: &'a Meta, id: &str) -> Option<&'a BTreeMap<String, String>> {
+    meta.get(id).or_else(|| Path::new(id).file_name().and_then(|f| f.to_str()).and_then(|f| meta.get(f)))
+}
+
+/// A report directory being built next to its destination; it replaces the destination only when
+/// complete.
+struct Staging {
+    dir: tempfile::TempDir,
+}
+
+impl Staging {
+    fn new(out: &Path) -> anyhow::Result<Self> {
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let dir = tempfile::Builder::new()
+            .prefix(".narrative-report-")
+            .tempdir_in(parent)
+            .with_context(|| format!("{}: cannot create the report directory", out.display()))?;
+        Ok(Self { dir })
+    }
+
+    /// Moves the finished report into place, replacing an existing directory.
+    fn commit(self, out: &Path) -> anyhow::Result<()> {
+        let fresh = self.dir.keep();
+        if out.exists() {
+            let old = fresh.with_extension("old");
+            std::fs::rename(out, &old).with_context(|| format!("{}: cannot replace", out.display()))?;
+            std::fs::rename(&fresh, out).with_context(|| format!("{}: cannot replace", out.display()))?;
+            std::fs::remove_dir_all(&old).with_context(|| format!("{}: cannot remove", old.display()))?;
+        } else {
+            std::fs::rename(&fresh, out).with_context(|| format!("{}: cannot write", out.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The terminal table lists at most this many articles; `--out` files have them all.
+const TERMINAL_ARTICLES: usize = 50;
+
+fn pct(v: f64) -> String {
+    format!("{:.1}", 100.0 * v)
+}
+
+fn write_csv(path: &Path, header: &[String], rows: impl IntoIterator<Item = Vec<String>>) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record(header)?;
+    for row in rows {
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_files(report: &Report, dir: &Path) -> anyhow::Result<()> {
+    let labels = &report.labels;
+    let mut header: Vec<String> =
+        ["doc", "title", "group", "sentences", "dominant", "intensity"].map(String::from).to_vec();
+    header.extend(labels.iter().map(|l| format!("share_{l}")));
+    header.extend(labels.iter().map(|l| format!("soft_{l}")));
+    write_csv(
+        &dir.join("articles.csv"),
+        &header,
+        report.articles.iter().map(|a| {
+            let mut row = vec![
+                a.doc.clone(),
+                a.title.clone().unwrap_or_default(),
+                a.group.clone(),
+                a.sentences.to_string(),
+                a.dominant.clone(),
+                format!("{:.6}", a.intensity),
+            ];
+            row.extend(a.shares.iter().chain(&a.soft_shares).map(|v| format!("{v:.6}")));
+            row
+        }),
+    )?;
+    let mut header: Vec<String> = ["group", "articles", "sentences", "too_few_articles"].map(String::from).to_vec();
+    for l in labels {
+        for part in ["pooled", "pooled_low", "pooled_high", "mean", "mean_low", "mean_high"] {
+            header.push(format!("{part}_{l}"));
+        }
+    }
+    write_csv(
+        &dir.join("groups.csv"),
+        &header,
+        report.groups.iter().map(|g| {
+            let mut row =
+                vec![g.group.clone(), g.articles.to_string(), g.sentences.to_string(), g.too_few_articles.to_string()];
+            for (p, m) in g.pooled.iter().zip(&g.mean_of_articles) {
+                row.extend([p.estimate, p.low, p.high, m.estimate, m.low, m.high].map(|v| format!("{v:.6}")));
+            }
+            row
+        }),
+    )?;
+    let header: Vec<String> = [
+        "a",
+        "b",
+        "tvd",
+        "permutation_p",
+        "permutations",
+        "chi_square",
+        "degrees_of_freedom",
+        "chi_square_p",
+        "cramers_v",
+    ]
+    .map(String::from)
+    .to_vec();
+    write_csv(
+        &dir.join("comparisons.csv"),
+        &header,
+        report.comparisons.iter().map(|c| {
+            let d = &c.difference;
+            vec![
+                c.a.clone(),
+                c.b.clone(),
+                format!("{:.6}", d.tvd),
+                format!("{:.6}", d.permutation_p),
+                d.permutations.to_string(),
+                format!("{:.6}", d.chi_square),
+                d.degrees_of_freedom.to_string(),
+                format!("{:.6e}", d.chi_square_p),
+                format!("{:.6}", d.cramers_v),
+            ]
+        }),
+    )?;
+    std::fs::write(dir.join("report.json"), serde_json::to_vec_pretty(report)?)?;
+    let charts = dir.join("charts");
+    std::fs::create_dir(&charts)?;
+    let articles_svg = narrative::report::render::articles_chart(report);
+    let groups_svg = narrative::report::render::groups_chart(report);
+    std::fs::write(charts.join("articles.svg"), &articles_svg)?;
+    std::fs::write(charts.join("groups.svg"), &groups_svg)?;
+    std::fs::write(dir.join("report.html"), narrative::report::render::html(report, &articles_svg, &groups_svg))?;
+    Ok(())
+}
+
+fn print_tables(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
+    let labels = &report.labels;
+    let sentences: u64 = report.articles.iter().map(|a| a.sentences).sum();
+    writeln!(
+        out,
+        "{} articles, {} sentences, grouped by {}; model {} (blake3 {})\n",
+        report.articles.len(),
+        sentences,
+        report.options.group_by,
+        report.model.path,
+        &report.model.blake3[..16]
+    )?;
+    let width = |items: &mut dyn Iterator<Item = usize>| items.max().unwrap_or(5).max(5);
+    let doc_w = width(&mut report.articles.iter().take(TERMINAL_ARTICLES).map(|a| a.doc.len()));
+    let group_w = width(
+        &mut report.articles.iter().map(|a| a.group.len()).chain(report.groups.iter().map(|g| g.group.len() + 2)),
+    );
+    let label_w = width(&mut labels.iter().map(String::len)).max(19);
+    writeln!(out, "ARTICLES (share of sentences, %)")?;
+    write!(out, "{:doc_w$}  {:group_w$}  {:>5}  {:label_w$}  {:>9}", "doc", "group", "sent", "dominant", "intensity")?;
+    for l in labels {
+        write!(out, "  {:>w$}", l, w = l.len().max(6))?;
+    }
+    writeln!(out)?;
+    for a in report.articles.iter().take(TERMINAL_ARTICLES) {
+        write!(
+            out,
+            "{:doc_w$}  {:group_w$}  {:>5}  {:label_w$}  {:>9}",
+            a.doc,
+            a.group,
+            a.sentences,
+            a.dominant,
+            pct(a.intensity)
+        )?;
+        for (l, s) in labels.iter().zip(&a.shares) {
+            write!(out, "  {:>w$}", pct(*s), w = l.len().max(6))?;
+        }
+        writeln!(out)?;
+    }
+    if report.articles.len() > TERMINAL_ARTICLES {
+        writeln!(out, "... {} more articles (--out DIR writes them all)", report.articles.len() - TERMINAL_ARTICLES)?;
+    }
+    writeln!(
+        out,
+        "\nGROUPS (share of sentences pooled, %, with 95% bootstrap interval over articles; * fewer than {} articles)",
+        report.options.min_articles
+    )?;
+    write!(out, "{:group_w$}  {:>8}  {:>9}", "group", "articles", "sentences")?;
+    for l in labels {
+        write!(out, "  {:>w$}", l, w = l.len().max(19))?;
+    }
+    writeln!(out)?;
+    for g in &report.groups {
+        let name = if g.too_few_articles { format!("{} *", g.group) } else { g.group.clone() };
+        write!(out, "{name:group_w$}  {:>8}  {:>9}", g.articles, g.sentences)?;
+        for (l, i) in labels.iter().zip(&g.pooled) {
+            let cell = format!("{} [{}-{}]", pct(i.estimate), pct(i.low), pct(i.high));
+            write!(out, "  {:>w$}", cell, w = l.len().max(19))?;
+        }
+        writeln!(out)?;
+    }
+    if !report.comparisons.is_empty() {
+        writeln!(
+            out,
+            "\nCOMPARISONS (permutation test over articles; TVD = distance between mean article mixes, 0-1)"
+        )?;
+        writeln!(
+            out,
+            "{:group_w$}  {:group_w$}  {:>6}  {:>8}  {:>10}  {:>10}",
+            "a", "b", "TVD", "p", "chi2 p", "Cramer V"
+        )?;
+        for c in &report.comparisons {
+            let d = &c.difference;
+            writeln!(
+                out,
+                "{:group_w$}  {:group_w$}  {:>6.3}  {:>8.4}  {:>10.2e}  {:>10.3}",
+                c.a, c.b, d.tvd, d.permutation_p, d.chi_square_p, d.cramers_v
+            )?;
+        }
+    }
+    Ok(())
+}

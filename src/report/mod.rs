@@ -1,0 +1,257 @@
+//! The report stage: sentence labels become article and group (outlet) scores with uncertainty.
+//!
+//! Per article: sentence count, each label's share of sentences (hard counts) and mean posterior (soft
+//! share), the dominant narrative, the narrative intensity (share of sentences not labelled with the
+//! neutral label) and the sentences that carry each narrative most strongly. Per group of articles (an
+//! outlet, an outlet type, any metadata column): shares pooled over sentences and averaged over articles,
+//! each with a seeded bootstrap interval over articles, and a permutation test over articles for every
+//! pair of groups ([`stats`]). Groups with fewer than `min_articles` articles are flagged, not hidden.
+//! Articles are summarised as they stream past: memory grows with the number of articles, not sentences.
+
+pub mod render;
+pub mod stats;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::classify::Classified;
+use crate::input::Document;
+use stats::{ArticleCounts, GroupDifference, Interval};
+
+/// Report options.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportOptions {
+    /// Metadata column whose values form the groups (`outlet`, `outlet_type`, ...).
+    pub group_by: String,
+    /// Bootstrap resamples for the intervals.
+    pub resamples: usize,
+    /// Permutations for the group-difference tests.
+    pub permutations: usize,
+    /// Seed of the bootstrap and the permutations.
+    pub seed: u64,
+    /// Groups with fewer articles are flagged as too small for confident numbers.
+    pub min_articles: usize,
+    /// Sentences quoted per narrative per article.
+    pub top: usize,
+    /// The label that means "no narrative" (excluded from intensity and quoted evidence).
+    pub neutral_label: String,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        Self {
+            group_by: "outlet".into(),
+            resamples: 1000,
+            permutations: 2000,
+            seed: 1,
+            min_articles: 3,
+            top: 3,
+            neutral_label: "neutral".into(),
+        }
+    }
+}
+
+/// A sentence quoted as evidence of a narrative.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// The narrative.
+    pub label: String,
+    /// Position in the article, from 1.
+    pub sentence: usize,
+    /// The posterior of the narrative for this sentence.
+    pub probability: f64,
+    /// The sentence.
+    pub text: String,
+}
+
+/// One article's narrative mix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArticleSummary {
+    /// Document id (file path or `id` column).
+    pub doc: String,
+    /// Title, when known.
+    pub title: Option<String>,
+    /// Its group (value of the grouping column; `(none)` when missing).
+    pub group: String,
+    /// Metadata columns.
+    pub meta: BTreeMap<String, String>,
+    /// Sentences.
+    pub sentences: u64,
+    /// Sentences per label (model label order).
+    pub counts: Vec<u64>,
+    /// Share of sentences per label (hard counts).
+    pub shares: Vec<f64>,
+    /// Mean posterior per label (soft shares).
+    pub soft_shares: Vec<f64>,
+    /// The label with the most sentences (ties: the soft share decides, then label order).
+    pub dominant: String,
+    /// Share of sentences not labelled with the neutral label.
+    pub intensity: f64,
+    /// For each narrative present, the sentences that carry it most strongly.
+    pub evidence: Vec<Evidence>,
+}
+
+/// One group's narrative mix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupSummary {
+    /// The group's value.
+    pub group: String,
+    /// Articles in the group.
+    pub articles: usize,
+    /// Sentences in the group.
+    pub sentences: u64,
+    /// Per label: share of all the group's sentences, with a bootstrap interval over articles.
+    pub pooled: Vec<Interval>,
+    /// Per label: mean of the articles' shares, with a bootstrap interval over articles.
+    pub mean_of_articles: Vec<Interval>,
+    /// Fewer articles than `min_articles`: the intervals are not to be trusted.
+    pub too_few_articles: bool,
+}
+
+/// Whether two groups' mixes differ.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupComparison {
+    /// First group.
+    pub a: String,
+    /// Second group.
+    pub b: String,
+    /// Test results and effect sizes.
+    pub difference: GroupDifference,
+}
+
+/// The model a report was made with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSummary {
+    /// The model file.
+    pub path: String,
+    /// BLAKE3 of the model file's bytes.
+    pub blake3: String,
+    /// Its training options.
+    pub options: String,
+    /// BLAKE3 of its training data.
+    pub training_data: String,
+}
+
+/// A whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The model's labels; every per-label vector follows this order.
+    pub labels: Vec<String>,
+    /// The model used.
+    pub model: ModelSummary,
+    /// The options used.
+    pub options: ReportOptions,
+    /// Articles in input order.
+    pub articles: Vec<ArticleSummary>,
+    /// Groups sorted by name.
+    pub groups: Vec<GroupSummary>,
+    /// Every pair of groups, in name order.
+    pub comparisons: Vec<GroupComparison>,
+}
+
+/// Builds a report from classified documents as they stream past.
+#[derive(Debug)]
+pub struct ReportBuilder {
+    labels: Vec<String>,
+    options: ReportOptions,
+    articles: Vec<ArticleSummary>,
+}
+
+impl ReportBuilder {
+    /// A builder for a model's `labels`.
+    pub fn new(labels: &[String], options: ReportOptions) -> Self {
+        Self { labels: labels.to_vec(), options, articles: Vec::new() }
+    }
+
+    /// Summarises one classified document; `meta` overrides the document's own metadata.
+    pub fn add(&mut self, doc: &Document, rows: &[Classified<'_>], meta: Option<&BTreeMap<String, String>>) {
+        let n = self.labels.len();
+        let mut counts = vec![0u64; n];
+        let mut soft = vec![0.0; n];
+        for row in rows {
+            counts[row.prediction.label] += 1;
+            for (s, p) in soft.iter_mut().zip(&row.prediction.probabilities) {
+                *s += p;
+            }
+        }
+        let total = rows.len() as u64;
+        let share = |x: f64| if total == 0 { 0.0 } else { x / total as f64 };
+        let shares: Vec<f64> = counts.iter().map(|&c| share(c as f64)).collect();
+        let soft_shares: Vec<f64> = soft.iter().map(|&s| share(s)).collect();
+        let dominant = (0..n)
+            .rev()
+            .max_by(|&a, &b| counts[a].cmp(&counts[b]).then(soft_shares[a].total_cmp(&soft_shares[b])))
+            .map_or_else(String::new, |i| self.labels[i].clone());
+        let neutral = self.labels.iter().position(|l| *l == self.options.neutral_label);
+        let intensity = 1.0 - neutral.map_or(0.0, |i| shares[i]);
+        let mut evidence = Vec::new();
+        for (l, label) in self.labels.iter().enumerate().filter(|&(l, _)| Some(l) != neutral && counts[l] > 0) {
+            let mut carriers: Vec<&Classified<'_>> = rows.iter().filter(|r| r.prediction.label == l).collect();
+            carriers.sort_by(|a, b| {
+                b.prediction.probabilities[l]
+                    .total_cmp(&a.prediction.probabilities[l])
+                    .then(a.sentence.cmp(&b.sentence))
+            });
+            evidence.extend(carriers.into_iter().take(self.options.top).map(|r| Evidence {
+                label: label.clone(),
+                sentence: r.sentence,
+                probability: r.prediction.probabilities[l],
+                text: r.text.to_owned(),
+            }));
+        }
+        let mut all_meta = doc.meta.clone();
+        if let Some(extra) = meta {
+            all_meta.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let title = all_meta.get("title").cloned().filter(|t| !t.is_empty()).or_else(|| doc.title.clone());
+        let group =
+            all_meta.get(&self.options.group_by).cloned().filter(|g| !g.is_empty()).unwrap_or_else(|| "(none)".into());
+        self.articles.push(ArticleSummary {
+            doc: doc.id.clone(),
+            title,
+            group,
+            meta: all_meta,
+            sentences: total,
+            counts,
+            shares,
+            soft_shares,
+            dominant,
+            intensity,
+            evidence,
+        });
+    }
+
+    /// Computes the group statistics and returns the report.
+    pub fn finish(self, model: ModelSummary) -> Report {
+        let n = self.labels.len();
+        let o = &self.options;
+        let mut by_group: BTreeMap<&str, Vec<ArticleCounts>> = BTreeMap::new();
+        for a in &self.articles {
+            by_group.entry(&a.group).or_default().push(ArticleCounts { counts: a.counts.clone() });
+        }
+        let groups: Vec<GroupSummary> = by_group
+            .iter()
+            .map(|(name, articles)| {
+                let shares = stats::bootstrap_shares(articles, n, o.resamples, o.seed);
+                GroupSummary {
+                    group: (*name).to_owned(),
+                    articles: articles.len(),
+                    sentences: articles.iter().map(ArticleCounts::total).sum(),
+                    pooled: shares.pooled,
+                    mean_of_articles: shares.mean_of_articles,
+                    too_few_articles: articles.len() < o.min_articles,
+                }
+            })
+            .collect();
+        let names: Vec<&&str> = by_group.keys().collect();
+        let mut comparisons = Vec::new();
+        for (i, a) in names.iter().enumerate() {
+            for b in &names[i + 1..] {
+                let difference = stats::compare_groups(&by_group[**a], &by_group[**b], n, o.permutations, o.seed);
+                comparisons.push(GroupComparison { a: (**a).to_owned(), b: (**b).to_owned(), difference });
+            }
+        }
+        Report { labels: self.labels, model, options: self.options, articles: self.articles, groups, comparisons }
+    }
+}
