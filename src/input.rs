@@ -2,8 +2,9 @@
 //! or stdin. Input streams: one document is in memory at a time.
 //!
 //! A `.txt` article's first non-empty line is its title (and also its first sentence: headlines carry
-//! narratives too). Text must be UTF-8; other bytes are refused with their byte offset. A leading UTF-8
-//! byte order mark is skipped.
+//! narratives too). Text must be UTF-8 without NUL bytes; anything else (a binary file, another encoding)
+//! is refused with the byte offset of the first bad byte, never decoded lossily, so no text is silently
+//! changed. A leading UTF-8 byte order mark is skipped.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -72,8 +73,13 @@ fn format_of(path: &Path, format: InputFormat) -> InputFormat {
     }
 }
 
-/// Decodes a text article, refusing invalid UTF-8 with its byte offset.
+/// Decodes a text article, refusing invalid UTF-8 and NUL bytes (a binary file given by mistake) with
+/// their byte offset.
 pub fn decode_text(bytes: Vec<u8>, path: &Path) -> Result<String> {
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        return Err(Error::data(path, line, format!("NUL byte at byte {at}: not a text article (a binary file?)")));
+    }
     let mut text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
@@ -280,6 +286,9 @@ mod tests {
         std::fs::write(&p, b"ok\nbad \xff byte").unwrap();
         let err = read_article(&p).unwrap_err().to_string();
         assert!(err.ends_with("a.txt:2: invalid UTF-8 at byte 7"), "{err}");
+        std::fs::write(&p, b"\x7fELF\x02\x01\x01\x00\x00").unwrap();
+        let err = read_article(&p).unwrap_err().to_string();
+        assert!(err.ends_with("a.txt:1: NUL byte at byte 7: not a text article (a binary file?)"), "{err}");
     }
 
     #[test]

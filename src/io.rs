@@ -15,8 +15,15 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
-    /// Starts writing `path` (the temporary file is created in the same directory).
+    /// Starts writing `path` (the temporary file is created in the same directory). An existing `path`
+    /// must be a regular file: renaming over a directory or a device (`/dev/full`) would be wrong.
     pub fn create(path: &Path) -> Result<Self> {
+        if let Ok(meta) = std::fs::metadata(path)
+            && !meta.is_file()
+        {
+            let what = if meta.is_dir() { "is a directory" } else { "is not a regular file" };
+            return Err(Error::io(path, std::io::Error::other(format!("{what}; expected a file path to write"))));
+        }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -56,30 +63,39 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::
     file.commit()
 }
 
-/// Where a command's data goes: stdout, or a file written atomically.
+/// Where a command's data goes: stdout, a file written atomically, or a device or pipe written directly.
 #[derive(Debug)]
 pub enum Sink {
     /// Standard output (buffered).
     Stdout(BufWriter<std::io::Stdout>),
     /// A file that appears only when complete.
     File(AtomicFile),
+    /// An existing device, pipe or socket (`/dev/stdout`, `/dev/full`, a FIFO), written in place.
+    Device(PathBuf, BufWriter<std::fs::File>),
 }
 
 impl Sink {
-    /// `-` is stdout; anything else a file written atomically.
+    /// `-` is stdout; an existing non-regular file is written in place; anything else is a file written
+    /// atomically.
     pub fn create(path: &Path) -> Result<Self> {
         if path.as_os_str() == "-" {
-            Ok(Self::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout())))
-        } else {
-            AtomicFile::create(path).map(Self::File)
+            return Ok(Self::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout())));
+        }
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+                let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
+                Ok(Self::Device(path.to_owned(), BufWriter::new(file)))
+            }
+            _ => AtomicFile::create(path).map(Self::File),
         }
     }
 
-    /// Flushes stdout or commits the file.
+    /// Flushes stdout or the device, or commits the file.
     pub fn finish(self) -> Result<()> {
         match self {
-            Self::Stdout(mut w) => w.flush().map_err(|e| Error::io("<stdout>", e)),
+            Self::Stdout(mut w) => w.flush().map_err(|e| Error::io("stdout", e)),
             Self::File(f) => f.commit(),
+            Self::Device(path, mut w) => w.flush().map_err(|e| Error::io(path, e)),
         }
     }
 }
@@ -89,6 +105,7 @@ impl Write for Sink {
         match self {
             Self::Stdout(w) => w.write(buf),
             Self::File(f) => f.write(buf),
+            Self::Device(_, w) => w.write(buf),
         }
     }
 
@@ -96,6 +113,7 @@ impl Write for Sink {
         match self {
             Self::Stdout(w) => w.flush(),
             Self::File(f) => f.flush(),
+            Self::Device(_, w) => w.flush(),
         }
     }
 }
@@ -126,6 +144,19 @@ mod tests {
         f.write_all(b"half").unwrap();
         drop(f);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn devices_are_written_in_place_and_never_replaced() {
+        let mut sink = Sink::create(Path::new("/dev/null")).unwrap();
+        sink.write_all(b"discarded").unwrap();
+        sink.finish().unwrap();
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "still the device");
+        let err = AtomicFile::create(Path::new("/dev/null")).unwrap_err().to_string();
+        assert!(err.contains("is not a regular file"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        assert!(AtomicFile::create(dir.path()).unwrap_err().to_string().contains("is a directory"));
     }
 
     #[test]

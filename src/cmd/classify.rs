@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use narrative::classify::{Format, RowWriter, classify_document};
 use narrative::explain::{format_evidence, sentence_evidence};
@@ -83,9 +84,13 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{spinner} {pos} documents, {msg} sentences, {elapsed}").expect("valid template"),
     );
     let mut sentences = 0usize;
+    let mut empty = super::EmptyDocuments::default();
+    let output = super::output_name(&args.output);
     for doc in Documents::new(&args.inputs, args.input_format) {
         let doc = doc?;
-        for row in classify_document(&model, &mut featurizer, &doc, args.unit) {
+        let rows = classify_document(&model, &mut featurizer, &doc, args.unit);
+        empty.note(&doc.id, rows.len());
+        for row in rows {
             let evidence = match args.explain {
                 Some(top) => {
                     let features = featurizer.transform(row.text, model.vocabulary());
@@ -93,13 +98,14 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
                 }
                 None => String::new(),
             };
-            writer.write(&doc.id, &row, &evidence)?;
+            writer.write(&doc.id, &row, &evidence).with_context(|| format!("{output}: cannot write"))?;
             sentences += 1;
         }
         progress.inc(1);
         progress.set_message(sentences.to_string());
     }
     progress.finish_and_clear();
-    writer.into_inner()?.finish()?;
+    empty.warn();
+    writer.into_inner().with_context(|| format!("{output}: cannot write"))?.finish()?;
     Ok(())
 }

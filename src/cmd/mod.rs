@@ -123,6 +123,38 @@ impl TrainOptions {
     }
 }
 
+/// How an output path is named in messages (`-` is stdout).
+pub fn output_name(path: &Path) -> String {
+    if path.as_os_str() == "-" { "stdout".to_owned() } else { path.display().to_string() }
+}
+
+/// Counts documents that yielded no sentences and warns once, at the end, naming the first.
+#[derive(Debug, Default)]
+pub struct EmptyDocuments {
+    count: usize,
+    first: Option<String>,
+}
+
+impl EmptyDocuments {
+    /// Notes a document and how many sentences it had.
+    pub fn note(&mut self, doc: &str, sentences: usize) {
+        if sentences == 0 {
+            self.count += 1;
+            self.first.get_or_insert_with(|| doc.to_owned());
+        }
+    }
+
+    /// Prints the warning, if any document was empty.
+    pub fn warn(&self) {
+        if let Some(first) = &self.first {
+            eprintln!(
+                "narrative: warning: {} document(s) had no text to classify (empty or only white space; first: {first})",
+                self.count
+            );
+        }
+    }
+}
+
 /// Reads labelled files, warning on stderr about what was dropped or replaced.
 pub fn read_labelled_reporting(paths: &[PathBuf], options: ReadOptions<'_>) -> anyhow::Result<LabelledData> {
     let data = read_labelled(paths, options)?;

@@ -140,9 +140,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let mut featurizer = model.featurizer();
     let progress = ProgressBar::new_spinner()
         .with_style(ProgressStyle::with_template("{spinner} {pos} articles, {elapsed}").expect("valid template"));
+    let mut empty = super::EmptyDocuments::default();
     for doc in Documents::new(&args.inputs, args.input_format) {
         let doc = doc?;
         let rows = classify_document(&model, &mut featurizer, &doc, args.unit);
+        empty.note(&doc.id, rows.len());
         if let Some(w) = sentences.as_mut() {
             for row in &rows {
                 w.write(&doc.id, row, "")?;
@@ -152,6 +154,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         progress.inc(1);
     }
     progress.finish_and_clear();
+    empty.warn();
     if let Some(w) = sentences {
         w.into_inner()?.flush()?;
     }

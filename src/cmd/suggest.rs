@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use narrative::classify::classify_document;
 use narrative::input::{Documents, InputFormat, Unit};
 use narrative::io::Sink;
@@ -78,12 +79,17 @@ pub fn run(args: SuggestArgs) -> anyhow::Result<()> {
         }
     }
     let suggestions = suggester.finish(&mut Tokenizer::new(model.params().features().stop_words));
-    let mut writer = csv::Writer::from_writer(Sink::create(&args.output)?);
-    writer.write_record(["text", "doc", "predicted", "confidence", "label"])?;
-    for s in &suggestions {
-        let confidence = format!("{:.6}", s.confidence);
-        writer.write_record([s.text.as_str(), &s.doc, &model.labels()[s.predicted], &confidence, ""])?;
-    }
-    writer.into_inner().map_err(|e| e.into_error())?.finish()?;
+    let output = super::output_name(&args.output);
+    let write = || -> anyhow::Result<()> {
+        let mut writer = csv::Writer::from_writer(Sink::create(&args.output)?);
+        writer.write_record(["text", "doc", "predicted", "confidence", "label"])?;
+        for s in &suggestions {
+            let confidence = format!("{:.6}", s.confidence);
+            writer.write_record([s.text.as_str(), &s.doc, &model.labels()[s.predicted], &confidence, ""])?;
+        }
+        writer.into_inner().map_err(|e| e.into_error())?.finish()?;
+        Ok(())
+    };
+    write().with_context(|| format!("{output}: cannot write"))?;
     Ok(())
 }

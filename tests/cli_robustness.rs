@@ -1,0 +1,141 @@
+//! Bad input of every kind: a one-line error naming the file (and line or byte), exit 1, never a panic;
+//! odd but valid input classified as it should be; nothing half-written.
+
+mod common;
+
+use common::{parse_csv, root, run, run_in, write};
+
+#[test]
+fn text_encodings_and_line_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let plain = "Kyiv denied it.\nISIS claimed it.\n";
+    let cases = [
+        ("bom.txt", format!("\u{feff}{plain}").into_bytes()),
+        ("crlf.txt", plain.replace('\n', "\r\n").into_bytes()),
+        ("cr.txt", plain.replace('\n', "\r").into_bytes()),
+    ];
+    for (name, bytes) in cases {
+        let path = write(d, name, bytes);
+        let (_, rows) = parse_csv(&run(&["classify", &path]).ok());
+        let texts: Vec<&str> = rows.iter().map(|r| r[4].as_str()).collect();
+        assert_eq!(texts, ["Kyiv denied it.", "ISIS claimed it."], "{name}");
+    }
+    let nul = write(d, "nul.txt", b"Kyiv denied it.\nISIS\0 claimed it.\n");
+    assert!(run(&["classify", &nul]).fails(1).contains("nul.txt:2: NUL byte at byte 20"));
+    let latin1 = write(d, "latin1.txt", b"Caf\xe9 attack.\n");
+    assert!(run(&["classify", &latin1]).fails(1).contains("latin1.txt:1: invalid UTF-8 at byte 3"));
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_narrative")).unwrap();
+    let exe = write(d, "program.txt", &binary[..4096]);
+    assert!(run(&["classify", &exe]).fails(1).contains("not a text article (a binary file?)"));
+}
+
+#[test]
+fn empty_and_blank_files_give_no_rows_and_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.txt", "");
+    let blank = write(dir.path(), "blank.txt", " \n\n\t\r\n");
+    let result = run(&["classify", &empty, &blank]);
+    assert!(result.stderr.contains("2 document(s) had no text to classify"), "{}", result.stderr);
+    let (header, rows) = parse_csv(&result.ok());
+    assert_eq!(header.len(), 11);
+    assert!(rows.is_empty());
+}
+
+#[test]
+fn a_fifty_megabyte_line_is_classified_without_trouble() {
+    let dir = tempfile::tempdir().unwrap();
+    let sentence = "Officials said the gunmen fled toward the border after the attack. ";
+    let path = write(dir.path(), "line.txt", sentence.repeat(50 * 1024 * 1024 / sentence.len()));
+    let out = run(&["classify", "--format", "jsonl", &path]).ok();
+    let lines = out.lines().count();
+    assert_eq!(lines, 50 * 1024 * 1024 / sentence.len());
+}
+
+#[test]
+fn malformed_csv_and_jsonl_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let quote = write(d, "quote.csv", "text,label\n\"An unterminated quote,neutral\nNext.,neutral\n");
+    let err = run(&["train", "--data", &quote, "--out", "/tmp/never.model"]).fails(1);
+    assert!(err.contains("quote.csv:2"), "{err}");
+    let jsonl = write(d, "bad.jsonl", "{\"text\": \"fine\"}\n{\"text\": \"broken\n");
+    let err = run(&["classify", &jsonl]).fails(1);
+    assert!(err.contains("bad.jsonl:2: invalid JSON"), "{err}");
+    let no_text = write(d, "no_text.jsonl", "{\"body\": \"x\"}\n");
+    assert!(run(&["classify", &no_text]).fails(1).contains("no_text.jsonl:1: no \"text\" field"));
+    let empty_cells = write(d, "cells.csv", "id,text\na,\nb,Kyiv denied it.\n");
+    let result = run(&["classify", &empty_cells]);
+    assert!(result.stderr.contains("1 document(s) had no text"), "{}", result.stderr);
+    assert_eq!(parse_csv(&result.ok()).1.len(), 1);
+}
+
+#[test]
+fn labels_are_normalised_not_rejected_for_case_and_spaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(
+        dir.path(),
+        "t.csv",
+        "text,label\nKyiv denied it.,  Ukraine_West_Blame \nISIS claimed it.,ISIS_ATTRIBUTION\nThe toll rose.,neutral\n",
+    );
+    let out = run_in(dir.path(), &["train", "--data", &data, "--out", "m.model", "--min-df", "1"]).ok();
+    assert!(out.contains("ukraine_west_blame") && out.contains("isis_attribution"), "{out}");
+    assert!(!out.contains("Ukraine_West_Blame"));
+}
+
+#[test]
+fn unwritable_outputs_are_errors_that_leave_nothing_behind() {
+    let err = run(&["classify", "seeds/", "-o", "/dev/full"]).fails(1);
+    assert!(err.contains("/dev/full: cannot write: No space left on device"), "{err}");
+    let full = std::process::Command::new(env!("CARGO_BIN_EXE_narrative"))
+        .args(["classify", "seeds/"])
+        .current_dir(root())
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&full.stderr).contains("stdout: cannot write: No space left on device"));
+    // /proc does not take new files: the report and model writers fail cleanly there.
+    let err = run(&["train", "--data", "data/labelled/seeds.csv", "--out", "/proc/narrative.model"]).fails(1);
+    assert!(err.contains("/proc/narrative.model"), "{err}");
+    let err = run(&["report", "seeds/", "--out", "/proc/narrative-report"]).fails(1);
+    assert!(err.contains("/proc/narrative-report"), "{err}");
+    let err = run(&["train", "--data", "data/labelled/seeds.csv", "--out", "/dev/null"]).fails(1);
+    assert!(err.contains("/dev/null") && err.contains("not a regular file"), "{err}");
+    assert!(std::fs::metadata("/dev/null").unwrap().len() == 0);
+}
+
+#[test]
+fn killing_a_model_write_leaves_the_previous_model_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "small.csv", common::SMALL_TRAINING);
+    run_in(d, &["train", "--data", "small.csv", "--out", "m.model", "--min-df", "1"]).ok();
+    let old = std::fs::read(d.join("m.model")).unwrap();
+    // A training file whose model is large (many distinct n-grams), so the write takes a while.
+    let mut big = String::from("text,label\n");
+    for i in 0..60_000 {
+        let label = ["isis_attribution", "neutral", "ukraine_west_blame"][i % 3];
+        big.push_str(&format!("w{i}a w{i}b w{i}c w{i}d token{} token{},{label}\n", i % 97, i % 89));
+    }
+    write(d, "big.csv", big);
+    let mut new: Option<Vec<u8>> = None;
+    for delay_ms in [0u64, 50, 100, 200, 300, 400, 600, 800, 1200, 1600, 2400] {
+        let mut child = common::command_in(d, &["train", "--data", "big.csv", "--out", "m.model", "--min-df", "1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let finished = child.wait().unwrap().success();
+        let now = std::fs::read(d.join("m.model")).unwrap();
+        narrative::model::Model::from_bytes(&now, &d.join("m.model")).expect("the model file is always whole");
+        if finished || now != old {
+            assert!(new.as_ref().is_none_or(|n| *n == now), "only the old or the complete new model");
+            new = Some(now);
+        } else {
+            assert_eq!(now, old);
+        }
+    }
+}
