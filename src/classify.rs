@@ -24,8 +24,47 @@ pub struct Classified<'a> {
     pub prediction: Prediction,
 }
 
+/// Classifies a stream of documents, numbering sentences on across the parts of a long text article
+/// (see [`Document::part`]), so a 1 GB article reads like any other.
+#[derive(Debug)]
+pub struct Classifier<'m> {
+    model: &'m Model,
+    featurizer: Featurizer,
+    unit: Unit,
+    current: Option<String>,
+    sentences_so_far: usize,
+}
+
+impl<'m> Classifier<'m> {
+    /// A classifier for `model`, reading documents as `unit`s.
+    pub fn new(model: &'m Model, unit: Unit) -> Self {
+        Self { model, featurizer: model.featurizer(), unit, current: None, sentences_so_far: 0 }
+    }
+
+    /// Classifies one document (or one part of a long article).
+    pub fn classify<'a>(&mut self, doc: &'a Document) -> Vec<Classified<'a>> {
+        let continues = doc.part > 0 && self.current.as_deref() == Some(doc.id.as_str());
+        if !continues {
+            self.current = Some(doc.id.clone());
+            self.sentences_so_far = 0;
+        }
+        let mut rows = classify_document(self.model, &mut self.featurizer, doc, self.unit);
+        for row in &mut rows {
+            row.sentence += self.sentences_so_far;
+        }
+        self.sentences_so_far += rows.len();
+        rows
+    }
+
+    /// The featurizer, for work on the same sentences (explanations).
+    pub fn featurizer(&mut self) -> &mut Featurizer {
+        &mut self.featurizer
+    }
+}
+
 /// Classifies every sentence of `doc`: split into sentences, or, with [`Unit::Sentence`], the whole text
-/// (trimmed) as one sentence. A document with no text yields nothing.
+/// (trimmed) as one sentence. Spans count from the start of the source file (`doc.offset`); sentences
+/// are numbered from 1 within this document. A document with no text yields nothing.
 pub fn classify_document<'a>(
     model: &Model,
     featurizer: &mut Featurizer,
@@ -49,7 +88,7 @@ pub fn classify_document<'a>(
         .enumerate()
         .map(|(i, (span, text))| Classified {
             sentence: i + 1,
-            span,
+            span: Span::new(span.start + doc.offset, span.end + doc.offset),
             text,
             prediction: model.predict(featurizer, text),
         })
@@ -217,6 +256,19 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].text, "Kyiv denied it. Islamic State claimed it.");
         assert!(classify_document(&m, &mut f, &doc("   "), Unit::Sentence).is_empty());
+    }
+
+    #[test]
+    fn parts_of_one_article_continue_numbering_and_offsets() {
+        let m = model();
+        let mut c = Classifier::new(&m, Unit::Article);
+        let first = Document { id: "a.txt".into(), text: "One. Two.\n\n".into(), ..Document::default() };
+        let second = Document { id: "a.txt".into(), text: "Three.".into(), offset: 11, part: 1, ..Document::default() };
+        let other = Document { id: "b.txt".into(), text: "Four.".into(), ..Document::default() };
+        assert_eq!(c.classify(&first).len(), 2);
+        let rows = c.classify(&second);
+        assert_eq!((rows[0].sentence, rows[0].span), (3, Span::new(11, 17)));
+        assert_eq!(c.classify(&other)[0].sentence, 1);
     }
 
     #[test]

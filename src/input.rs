@@ -49,7 +49,15 @@ pub struct Document {
     pub text: String,
     /// Other columns of a CSV/JSONL row (outlet, date, ...), by name.
     pub meta: BTreeMap<String, String>,
+    /// Byte offset of `text` in its source file: a long text article arrives in parts.
+    pub offset: usize,
+    /// Which part of its article this is (0 for the first or only part).
+    pub part: usize,
 }
+
+/// A text article longer than this arrives in parts of about this size, cut at a blank line where
+/// possible, so memory stays bounded however large a file is.
+pub const TEXT_PART_BYTES: usize = 4 << 20;
 
 /// Opens a file for reading, or stdin for `-`.
 pub fn open(path: &Path) -> Result<Box<dyn Read>> {
@@ -73,34 +81,111 @@ fn format_of(path: &Path, format: InputFormat) -> InputFormat {
     }
 }
 
-/// Decodes a text article, refusing invalid UTF-8 and NUL bytes (a binary file given by mistake) with
-/// their byte offset.
-pub fn decode_text(bytes: Vec<u8>, path: &Path) -> Result<String> {
+/// Decodes (part of) a text article that starts at byte `offset` of its file, refusing invalid UTF-8 and
+/// NUL bytes (a binary file given by mistake) with their byte offset in the file. The line number in the
+/// error counts from the start of this part.
+pub fn decode_text(bytes: Vec<u8>, path: &Path, offset: usize) -> Result<String> {
+    let line_of = |bytes: &[u8], at: usize| bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
     if let Some(at) = bytes.iter().position(|&b| b == 0) {
-        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let line = line_of(&bytes, at);
+        let at = offset + at;
         return Err(Error::data(path, line, format!("NUL byte at byte {at}: not a text article (a binary file?)")));
     }
-    let mut text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-        Error::data(path, line, format!("invalid UTF-8 at byte {at}"))
-    })?;
-    if text.starts_with('\u{feff}') {
-        text.drain(..3);
-    }
-    Ok(text)
+        let line = line_of(e.as_bytes(), at);
+        Error::data(path, line, format!("invalid UTF-8 at byte {}", offset + at))
+    })
 }
 
-/// Reads one text article.
-pub fn read_article(path: &Path) -> Result<Document> {
-    let mut bytes = Vec::new();
-    open(path)?.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
-    let text = decode_text(bytes, path)?;
-    let title = text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned);
-    Ok(Document { id: path.display().to_string(), title, text, meta: BTreeMap::new() })
+/// A text article read in parts.
+struct TextSource {
+    path: PathBuf,
+    reader: Box<dyn Read>,
+    buf: Vec<u8>,
+    /// Bytes of the file before `buf`.
+    offset: usize,
+    part: usize,
+    title: Option<String>,
+    eof: bool,
+}
+
+impl TextSource {
+    fn next_part(&mut self) -> Option<Result<Document>> {
+        while !self.eof && self.buf.len() <= TEXT_PART_BYTES {
+            let mut block = [0u8; 1 << 16];
+            match self.reader.read(&mut block) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.buf.extend_from_slice(&block[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Some(Err(Error::io(&self.path, e))),
+            }
+        }
+        if self.buf.is_empty() && (self.eof && self.part > 0) {
+            return None;
+        }
+        let cut = if self.eof && self.buf.len() <= TEXT_PART_BYTES { self.buf.len() } else { part_end(&self.buf) };
+        let mut bytes: Vec<u8> = self.buf.drain(..cut).collect();
+        let mut offset = self.offset;
+        self.offset += cut;
+        if self.part == 0 && bytes.starts_with(b"\xef\xbb\xbf") {
+            bytes.drain(..3);
+            offset += 3;
+        }
+        let text = match decode_text(bytes, &self.path, offset) {
+            Ok(text) => text,
+            Err(e) => {
+                self.eof = true;
+                self.buf.clear();
+                return Some(Err(e));
+            }
+        };
+        if self.part == 0 {
+            self.title = text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned);
+        }
+        let doc = Document {
+            id: self.path.display().to_string(),
+            title: self.title.clone(),
+            text,
+            meta: BTreeMap::new(),
+            offset,
+            part: self.part,
+        };
+        self.part += 1;
+        Some(Ok(doc))
+    }
+}
+
+/// Where to end a part of a long text: after the last blank line in the second half of the first
+/// [`TEXT_PART_BYTES`], else after the last line break, else after the last sentence end (`. `), else after
+/// the last space, else at a char boundary.
+fn part_end(buf: &[u8]) -> usize {
+    let limit = buf.len().min(TEXT_PART_BYTES);
+    let window = &buf[limit / 2..limit];
+    let at = |i: usize| limit / 2 + i;
+    if let Some(i) = window.windows(2).rposition(|w| w == b"\n\n") {
+        return at(i + 2);
+    }
+    if let Some(i) = window.iter().rposition(|&b| b == b'\n') {
+        return at(i + 1);
+    }
+    if let Some(i) = window.windows(2).rposition(|w| matches!(w[0], b'.' | b'?' | b'!') && w[1] == b' ') {
+        return at(i + 2);
+    }
+    if let Some(i) = window.iter().rposition(|&b| b == b' ' || b == b'\t') {
+        return at(i + 1);
+    }
+    // No white space at all: cut before the char that straddles the limit (`limit < buf.len()`: the
+    // caller reads past the limit before cutting).
+    let mut end = limit;
+    while end > 0 && (buf[end] & 0xC0) == 0x80 {
+        end -= 1;
+    }
+    if end == 0 { limit } else { end }
 }
 
 enum Source {
+    Text(TextSource),
     Csv { path: PathBuf, reader: csv::Reader<Box<dyn Read>>, text: usize, headers: Vec<String> },
     Jsonl { path: PathBuf, lines: std::io::Lines<BufReader<Box<dyn Read>>>, line: u64 },
 }
@@ -139,6 +224,7 @@ impl Documents {
     fn next_from_source(&mut self) -> Option<Result<Document>> {
         let source = self.current.as_mut()?;
         let item = match source {
+            Source::Text(text) => text.next_part(),
             Source::Csv { path, reader, text, headers } => {
                 let mut record = csv::StringRecord::new();
                 match reader.read_record(&mut record) {
@@ -178,7 +264,18 @@ impl Documents {
             return Some(self.expand_dir(&path).map(|()| None));
         }
         Some(match format_of(&path, self.format) {
-            InputFormat::Txt | InputFormat::Auto => read_article(&path).map(Some),
+            InputFormat::Txt | InputFormat::Auto => open(&path).map(|reader| {
+                self.current = Some(Source::Text(TextSource {
+                    path,
+                    reader,
+                    buf: Vec::new(),
+                    offset: 0,
+                    part: 0,
+                    title: None,
+                    eof: false,
+                }));
+                None
+            }),
             InputFormat::Csv => open_csv(&path).map(|s| {
                 self.current = Some(s);
                 None
@@ -275,6 +372,10 @@ fn parse_jsonl(line_text: &str, path: &Path, line: u64) -> Result<Document> {
 mod tests {
     use super::*;
 
+    fn read_article(path: &Path) -> Result<Document> {
+        Documents::new(&[path.to_owned()], InputFormat::Auto).next().unwrap()
+    }
+
     #[test]
     fn text_articles_have_titles_and_refuse_bad_utf8() {
         let dir = tempfile::tempdir().unwrap();
@@ -283,12 +384,43 @@ mod tests {
         let doc = read_article(&p).unwrap();
         assert_eq!(doc.title.as_deref(), Some("Headline here"));
         assert!(doc.text.starts_with('\n'));
+        assert_eq!(doc.offset, 3, "spans count from the start of the file, byte order mark included");
         std::fs::write(&p, b"ok\nbad \xff byte").unwrap();
         let err = read_article(&p).unwrap_err().to_string();
         assert!(err.ends_with("a.txt:2: invalid UTF-8 at byte 7"), "{err}");
         std::fs::write(&p, b"\x7fELF\x02\x01\x01\x00\x00").unwrap();
         let err = read_article(&p).unwrap_err().to_string();
         assert!(err.ends_with("a.txt:1: NUL byte at byte 7: not a text article (a binary file?)"), "{err}");
+    }
+
+    #[test]
+    fn long_text_arrives_in_parts_cut_at_blank_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("long.txt");
+        let paragraph = "A sentence about the attack. Another one follows here.\n\n";
+        let body = paragraph.repeat(3 * TEXT_PART_BYTES / paragraph.len());
+        std::fs::write(&p, format!("Title line\n\n{body}")).unwrap();
+        let parts: Vec<Document> =
+            Documents::new(std::slice::from_ref(&p), InputFormat::Auto).collect::<Result<_>>().unwrap();
+        assert!(parts.len() >= 3);
+        let mut expected_offset = 0;
+        for (i, part) in parts.iter().enumerate() {
+            assert_eq!((part.part, part.offset), (i, expected_offset));
+            assert_eq!(part.title.as_deref(), Some("Title line"));
+            assert!(part.text.len() <= TEXT_PART_BYTES);
+            if i + 1 < parts.len() {
+                assert!(part.text.ends_with("\n\n"), "part {i} ends at a blank line");
+            }
+            expected_offset += part.text.len();
+        }
+        assert_eq!(parts.iter().map(|p| p.text.as_str()).collect::<String>(), std::fs::read_to_string(&p).unwrap());
+        let bad = dir.path().join("bad.txt");
+        let mut bytes = paragraph.repeat(2 * TEXT_PART_BYTES / paragraph.len()).into_bytes();
+        let at = bytes.len() - 10;
+        bytes[at] = 0xff;
+        std::fs::write(&bad, &bytes).unwrap();
+        let err = Documents::new(&[bad], InputFormat::Auto).find_map(Result::err).unwrap().to_string();
+        assert!(err.contains(&format!("invalid UTF-8 at byte {at}")), "{err}");
     }
 
     #[test]

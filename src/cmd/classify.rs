@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use narrative::classify::{Format, RowWriter, classify_document};
+use narrative::classify::{Classifier, Format, RowWriter};
 use narrative::explain::{format_evidence, sentence_evidence};
 use narrative::input::{Documents, InputFormat, Unit};
 use narrative::io::Sink;
@@ -77,7 +77,7 @@ pub struct ClassifyArgs {
 /// Runs `classify`.
 pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
     let model = super::load_model(&args.model)?;
-    let mut featurizer = model.featurizer();
+    let mut classifier = Classifier::new(&model, args.unit);
     let sink = Sink::create(&args.output)?;
     let mut writer = RowWriter::new(sink, args.format, model.labels(), args.explain.is_some())?;
     let progress = ProgressBar::new_spinner().with_style(
@@ -88,12 +88,14 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
     let output = super::output_name(&args.output);
     for doc in Documents::new(&args.inputs, args.input_format) {
         let doc = doc?;
-        let rows = classify_document(&model, &mut featurizer, &doc, args.unit);
-        empty.note(&doc.id, rows.len());
+        let rows = classifier.classify(&doc);
+        if doc.part == 0 {
+            empty.note(&doc.id, rows.len());
+        }
         for row in rows {
             let evidence = match args.explain {
                 Some(top) => {
-                    let features = featurizer.transform(row.text, model.vocabulary());
+                    let features = classifier.featurizer().transform(row.text, model.vocabulary());
                     format_evidence(&sentence_evidence(&model, &features, &row.prediction, top))
                 }
                 None => String::new(),

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use narrative::classify::classify_document;
+use narrative::classify::Classifier;
 use narrative::compare::LabelChanges;
 use narrative::data::ReadOptions;
 use narrative::eval::{Metrics, evaluate};
@@ -78,11 +78,11 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
 
     let mut changes = LabelChanges::new(args.examples);
     if !args.inputs.is_empty() {
-        let (mut f_old, mut f_new) = (old.featurizer(), new.featurizer());
+        let (mut before_model, mut after_model) = (Classifier::new(&old, args.unit), Classifier::new(&new, args.unit));
         for doc in Documents::new(&args.inputs, args.input_format) {
             let doc = doc?;
-            let before = classify_document(&old, &mut f_old, &doc, args.unit);
-            let after = classify_document(&new, &mut f_new, &doc, args.unit);
+            let before = before_model.classify(&doc);
+            let after = after_model.classify(&doc);
             for (b, a) in before.iter().zip(&after) {
                 let (from, to) = (&old.labels()[b.prediction.label], &new.labels()[a.prediction.label]);
                 changes.record(&doc.id, b.sentence, b.text, from, to);

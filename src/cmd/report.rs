@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use narrative::classify::{Format, RowWriter, classify_document};
+use narrative::classify::{Classifier, Format, RowWriter};
 use narrative::input::{Documents, InputFormat, Unit};
 use narrative::report::{ModelSummary, Report, ReportBuilder, ReportOptions};
 
@@ -137,14 +137,16 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         None => None,
     };
     let mut builder = ReportBuilder::new(model.labels(), options);
-    let mut featurizer = model.featurizer();
+    let mut classifier = Classifier::new(&model, args.unit);
     let progress = ProgressBar::new_spinner()
         .with_style(ProgressStyle::with_template("{spinner} {pos} articles, {elapsed}").expect("valid template"));
     let mut empty = super::EmptyDocuments::default();
     for doc in Documents::new(&args.inputs, args.input_format) {
         let doc = doc?;
-        let rows = classify_document(&model, &mut featurizer, &doc, args.unit);
-        empty.note(&doc.id, rows.len());
+        let rows = classifier.classify(&doc);
+        if doc.part == 0 {
+            empty.note(&doc.id, rows.len());
+        }
         if let Some(w) = sentences.as_mut() {
             for row in &rows {
                 w.write(&doc.id, row, "")?;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use narrative::classify::classify_document;
+use narrative::classify::Classifier;
 use narrative::input::{Documents, InputFormat, Unit};
 use narrative::io::Sink;
 use narrative::suggest::{Suggester, Uncertainty};
@@ -70,11 +70,11 @@ pub struct SuggestArgs {
 /// Runs `suggest`.
 pub fn run(args: SuggestArgs) -> anyhow::Result<()> {
     let model = super::load_model(&args.model)?;
-    let mut featurizer = model.featurizer();
+    let mut classifier = Classifier::new(&model, args.unit);
     let mut suggester = Suggester::new(args.n, args.by);
     for doc in Documents::new(&args.inputs, args.input_format) {
         let doc = doc?;
-        for row in classify_document(&model, &mut featurizer, &doc, args.unit) {
+        for row in classifier.classify(&doc) {
             suggester.offer(&doc.id, row.sentence, row.text, &row.prediction);
         }
     }

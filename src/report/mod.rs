@@ -6,7 +6,8 @@
 //! outlet, an outlet type, any metadata column): shares pooled over sentences and averaged over articles,
 //! each with a seeded bootstrap interval over articles, and a permutation test over articles for every
 //! pair of groups ([`stats`]). Groups with fewer than `min_articles` articles are flagged, not hidden.
-//! Articles are summarised as they stream past: memory grows with the number of articles, not sentences.
+//! Articles are summarised as they stream past (the parts of a long article add up): memory grows with the
+//! number of articles, not sentences.
 
 pub mod render;
 pub mod stats;
@@ -155,75 +156,112 @@ pub struct Report {
 pub struct ReportBuilder {
     labels: Vec<String>,
     options: ReportOptions,
+    neutral: Option<usize>,
     articles: Vec<ArticleSummary>,
+    pending: Option<Pending>,
+}
+
+/// The article being read: raw sums, so that the parts of a long article add up.
+#[derive(Debug)]
+struct Pending {
+    doc: String,
+    title: Option<String>,
+    group: String,
+    meta: BTreeMap<String, String>,
+    counts: Vec<u64>,
+    soft: Vec<f64>,
+    /// Per label, the strongest sentences so far, strongest first.
+    evidence: Vec<Vec<Evidence>>,
 }
 
 impl ReportBuilder {
     /// A builder for a model's `labels`.
     pub fn new(labels: &[String], options: ReportOptions) -> Self {
-        Self { labels: labels.to_vec(), options, articles: Vec::new() }
+        let neutral = labels.iter().position(|l| *l == options.neutral_label);
+        Self { labels: labels.to_vec(), options, neutral, articles: Vec::new(), pending: None }
     }
 
-    /// Summarises one classified document; `meta` overrides the document's own metadata.
+    /// Adds one classified document (or the next part of the same long article); `meta` overrides the
+    /// document's own metadata.
     pub fn add(&mut self, doc: &Document, rows: &[Classified<'_>], meta: Option<&BTreeMap<String, String>>) {
-        let n = self.labels.len();
-        let mut counts = vec![0u64; n];
-        let mut soft = vec![0.0; n];
+        let continues = doc.part > 0 && self.pending.as_ref().is_some_and(|p| p.doc == doc.id);
+        if !continues {
+            self.flush();
+            let mut all_meta = doc.meta.clone();
+            if let Some(extra) = meta {
+                all_meta.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            let title = all_meta.get("title").cloned().filter(|t| !t.is_empty()).or_else(|| doc.title.clone());
+            let group = all_meta
+                .get(&self.options.group_by)
+                .cloned()
+                .filter(|g| !g.is_empty())
+                .unwrap_or_else(|| "(none)".into());
+            let n = self.labels.len();
+            self.pending = Some(Pending {
+                doc: doc.id.clone(),
+                title,
+                group,
+                meta: all_meta,
+                counts: vec![0; n],
+                soft: vec![0.0; n],
+                evidence: vec![Vec::new(); n],
+            });
+        }
+        let pending = self.pending.as_mut().expect("set above");
         for row in rows {
-            counts[row.prediction.label] += 1;
-            for (s, p) in soft.iter_mut().zip(&row.prediction.probabilities) {
+            let l = row.prediction.label;
+            pending.counts[l] += 1;
+            for (s, p) in pending.soft.iter_mut().zip(&row.prediction.probabilities) {
                 *s += p;
             }
+            if Some(l) != self.neutral && self.options.top > 0 {
+                let kept = &mut pending.evidence[l];
+                kept.push(Evidence {
+                    label: self.labels[l].clone(),
+                    sentence: row.sentence,
+                    probability: row.prediction.probabilities[l],
+                    text: row.text.to_owned(),
+                });
+                kept.sort_by(|a, b| b.probability.total_cmp(&a.probability).then(a.sentence.cmp(&b.sentence)));
+                kept.truncate(self.options.top);
+            }
         }
-        let total = rows.len() as u64;
+    }
+
+    /// Turns the article being read into its summary.
+    fn flush(&mut self) {
+        let Some(p) = self.pending.take() else {
+            return;
+        };
+        let n = self.labels.len();
+        let total: u64 = p.counts.iter().sum();
         let share = |x: f64| if total == 0 { 0.0 } else { x / total as f64 };
-        let shares: Vec<f64> = counts.iter().map(|&c| share(c as f64)).collect();
-        let soft_shares: Vec<f64> = soft.iter().map(|&s| share(s)).collect();
+        let shares: Vec<f64> = p.counts.iter().map(|&c| share(c as f64)).collect();
+        let soft_shares: Vec<f64> = p.soft.iter().map(|&s| share(s)).collect();
         let dominant = (0..n)
             .rev()
-            .max_by(|&a, &b| counts[a].cmp(&counts[b]).then(soft_shares[a].total_cmp(&soft_shares[b])))
+            .max_by(|&a, &b| p.counts[a].cmp(&p.counts[b]).then(soft_shares[a].total_cmp(&soft_shares[b])))
             .map_or_else(String::new, |i| self.labels[i].clone());
-        let neutral = self.labels.iter().position(|l| *l == self.options.neutral_label);
-        let intensity = 1.0 - neutral.map_or(0.0, |i| shares[i]);
-        let mut evidence = Vec::new();
-        for (l, label) in self.labels.iter().enumerate().filter(|&(l, _)| Some(l) != neutral && counts[l] > 0) {
-            let mut carriers: Vec<&Classified<'_>> = rows.iter().filter(|r| r.prediction.label == l).collect();
-            carriers.sort_by(|a, b| {
-                b.prediction.probabilities[l]
-                    .total_cmp(&a.prediction.probabilities[l])
-                    .then(a.sentence.cmp(&b.sentence))
-            });
-            evidence.extend(carriers.into_iter().take(self.options.top).map(|r| Evidence {
-                label: label.clone(),
-                sentence: r.sentence,
-                probability: r.prediction.probabilities[l],
-                text: r.text.to_owned(),
-            }));
-        }
-        let mut all_meta = doc.meta.clone();
-        if let Some(extra) = meta {
-            all_meta.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        let title = all_meta.get("title").cloned().filter(|t| !t.is_empty()).or_else(|| doc.title.clone());
-        let group =
-            all_meta.get(&self.options.group_by).cloned().filter(|g| !g.is_empty()).unwrap_or_else(|| "(none)".into());
+        let intensity = if total == 0 { 0.0 } else { 1.0 - self.neutral.map_or(0.0, |i| shares[i]) };
         self.articles.push(ArticleSummary {
-            doc: doc.id.clone(),
-            title,
-            group,
-            meta: all_meta,
+            doc: p.doc,
+            title: p.title,
+            group: p.group,
+            meta: p.meta,
             sentences: total,
-            counts,
+            counts: p.counts,
             shares,
             soft_shares,
             dominant,
             intensity,
-            evidence,
+            evidence: p.evidence.into_iter().flatten().collect(),
         });
     }
 
     /// Computes the group statistics and returns the report.
-    pub fn finish(self, model: ModelSummary) -> Report {
+    pub fn finish(mut self, model: ModelSummary) -> Report {
+        self.flush();
         let n = self.labels.len();
         let o = &self.options;
         let mut by_group: BTreeMap<&str, Vec<ArticleCounts>> = BTreeMap::new();
