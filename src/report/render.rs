@@ -19,6 +19,7 @@
 use std::fmt::Write as _;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -197,6 +198,37 @@ fn draw_message(area: &DrawingArea<SVGBackend<'_>, Shift>, message: &str) -> Dra
     ))
 }
 
+/// A chart whose x axis is a share from 0% to 100% (with `x_desc` under it) and whose y axis runs from 0
+/// to `rows` without marks: the frame both charts draw their rows in.
+fn share_chart<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    rows: f64,
+    x_desc: &str,
+) -> Result<
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    DrawingAreaErrorKind<std::io::Error>,
+> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(MARGIN)
+        .margin_right(3 * MARGIN)
+        .x_label_area_size(X_AXIS_HEIGHT)
+        .y_label_area_size(LABEL_AREA)
+        .build_cartesian_2d(0.0..1.0, 0.0..rows)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .y_labels(0)
+        .x_labels(6)
+        .max_light_lines(0)
+        .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .x_label_style((FONT, 12))
+        .x_desc(x_desc)
+        .axis_desc_style((FONT, 12))
+        .draw()?;
+    Ok(chart)
+}
+
 /// Stacked horizontal bar per article: each label's share of the article's sentences
 /// ([`ArticleSummary::shares`]), one colour per label, a legend, and the article titles (or doc ids),
 /// shortened to 40 characters, on the axis. Articles come top to bottom in report order; an article
@@ -213,24 +245,7 @@ pub fn articles_chart(report: &Report) -> String {
             return draw_message(&rest, "no articles");
         }
         let n = rows as f64;
-        let mut chart = ChartBuilder::on(&rest)
-            .margin(MARGIN)
-            .margin_right(3 * MARGIN)
-            .x_label_area_size(X_AXIS_HEIGHT)
-            .y_label_area_size(LABEL_AREA)
-            .build_cartesian_2d(0.0..1.0, 0.0..n)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .disable_y_axis()
-            .y_labels(0)
-            .x_labels(6)
-            .max_light_lines(0)
-            .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-            .x_label_style((FONT, 12))
-            .x_desc("share of the article's sentences")
-            .axis_desc_style((FONT, 12))
-            .draw()?;
+        let mut chart = share_chart(&rest, n, "share of the article's sentences")?;
         for (i, article) in report.articles.iter().enumerate() {
             // Row i spans [n - i - 1, n - i]: the first article is at the top.
             let centre = n - i as f64 - 0.5;
@@ -290,24 +305,11 @@ pub fn groups_chart(report: &Report) -> String {
         }
         let (plot, note) = rest.split_vertically(body - NOTE_HEIGHT);
         let total = (n_groups * block) as f64;
-        let mut chart = ChartBuilder::on(&plot)
-            .margin(MARGIN)
-            .margin_right(3 * MARGIN)
-            .x_label_area_size(X_AXIS_HEIGHT)
-            .y_label_area_size(LABEL_AREA)
-            .build_cartesian_2d(0.0..1.0, 0.0..total)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .disable_y_axis()
-            .y_labels(0)
-            .x_labels(6)
-            .max_light_lines(0)
-            .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-            .x_label_style((FONT, 12))
-            .x_desc("pooled share of the group's sentences (bar: 95% bootstrap interval over articles)")
-            .axis_desc_style((FONT, 12))
-            .draw()?;
+        let mut chart = share_chart(
+            &plot,
+            total,
+            "pooled share of the group's sentences (bar: 95% bootstrap interval over articles)",
+        )?;
         let mut flagged = false;
         for (g, group) in report.groups.iter().enumerate() {
             // Group g's block spans [total - (g + 1) * block, total - g * block], a label row's centre
