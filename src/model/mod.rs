@@ -30,6 +30,9 @@ use crate::params::ValidTrainParams;
 /// batches through linfa-bayes (both give the same parameters; the dense path's cost grows with the cells).
 pub const DENSE_FIT_LIMIT: usize = 400_000_000;
 
+/// The most training sentences a model may count (2^53: every count stays exact in f64).
+pub const MAX_SENTENCES: u64 = 1 << 53;
+
 /// Cells in one dense batch handed to linfa-bayes (rows per batch = this / vocabulary size).
 const BATCH_CELLS: usize = 1 << 22;
 
@@ -183,7 +186,12 @@ impl Model {
         if feature_count.iter().flatten().any(|&c| !(c.is_finite() && c >= 0.0)) {
             return invalid("feature counts must be finite and non-negative".into());
         }
-        let total: u64 = class_count.iter().sum();
+        // Counts beyond 2^53 are not exact in f64 and leave no room for updates; a sum that large is a
+        // corrupt file, not a corpus (found by fuzzing: the plain sum overflowed).
+        let total = class_count.iter().try_fold(0u64, |sum, &n| sum.checked_add(n)).filter(|&t| t <= MAX_SENTENCES);
+        let Some(total) = total else {
+            return invalid(format!("label counts add up to more than {MAX_SENTENCES} sentences"));
+        };
         if total == 0 {
             return invalid("no training sentences are counted".into());
         }
