@@ -21,8 +21,10 @@ use crate::error::{Error, Result};
 /// The largest n-gram order accepted.
 pub const MAX_NGRAM: u8 = 5;
 
-/// An inclusive range of n-gram orders, such as `1-2` (unigrams and bigrams). Always `1 ≤ min ≤ max ≤ 5`.
+/// An inclusive range of n-gram orders, such as `1-2` (unigrams and bigrams). Always `1 ≤ min ≤ max ≤ 5`,
+/// also when read from a model file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawNgramRange")]
 pub struct NgramRange {
     min: u8,
     max: u8,
@@ -49,6 +51,21 @@ impl NgramRange {
     /// Largest order.
     pub fn max(self) -> usize {
         usize::from(self.max)
+    }
+}
+
+/// The stored form of an [`NgramRange`], checked on the way in.
+#[derive(Deserialize)]
+struct RawNgramRange {
+    min: u8,
+    max: u8,
+}
+
+impl TryFrom<RawNgramRange> for NgramRange {
+    type Error = Error;
+
+    fn try_from(raw: RawNgramRange) -> Result<Self> {
+        Self::new(raw.min, raw.max)
     }
 }
 
@@ -140,12 +157,38 @@ impl Default for TrainParams {
     }
 }
 
-/// Training options that passed [`TrainParams::check`]; only these reach training.
+/// Training options that passed [`TrainParams::check`]; only these reach training. Reading them from a model
+/// file checks them again, so a corrupt file cannot smuggle in a zero or NaN alpha.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawValidParams")]
 pub struct ValidTrainParams {
     features: FeatureOptions,
     min_df: u32,
     alpha: f64,
+}
+
+/// The stored form of [`ValidTrainParams`], checked on the way in.
+#[derive(Deserialize)]
+struct RawValidParams {
+    features: FeatureOptions,
+    min_df: u32,
+    alpha: f64,
+}
+
+impl TryFrom<RawValidParams> for ValidTrainParams {
+    type Error = Error;
+
+    fn try_from(raw: RawValidParams) -> Result<Self> {
+        let f = raw.features;
+        TrainParams {
+            ngrams: f.ngrams,
+            min_df: raw.min_df,
+            alpha: raw.alpha,
+            stop_words: f.stop_words,
+            weighting: f.weighting,
+        }
+        .check()
+    }
 }
 
 impl TrainParams {
@@ -224,6 +267,22 @@ mod tests {
         }
         assert!(TrainParams { min_df: 0, ..TrainParams::default() }.check().is_err());
         assert!(TrainParams::default().check().is_ok());
+    }
+
+    #[test]
+    fn stored_options_are_checked_when_read() {
+        let valid = TrainParams::default().check().unwrap();
+        let bytes = postcard::to_allocvec(&valid).unwrap();
+        assert_eq!(postcard::from_bytes::<ValidTrainParams>(&bytes).unwrap(), valid);
+        let bad_alpha = ValidTrainParams { alpha: f64::NAN, ..valid };
+        assert!(postcard::from_bytes::<ValidTrainParams>(&postcard::to_allocvec(&bad_alpha).unwrap()).is_err());
+        let bad_range = ValidTrainParams {
+            features: FeatureOptions { ngrams: NgramRange { min: 3, max: 1 }, ..valid.features },
+            ..valid
+        };
+        assert!(postcard::from_bytes::<ValidTrainParams>(&postcard::to_allocvec(&bad_range).unwrap()).is_err());
+        let bad_min_df = ValidTrainParams { min_df: 0, ..valid };
+        assert!(postcard::from_bytes::<ValidTrainParams>(&postcard::to_allocvec(&bad_min_df).unwrap()).is_err());
     }
 
     #[test]
