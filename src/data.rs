@@ -215,12 +215,12 @@ pub fn csv_error(path: &Path, error: csv::Error) -> Error {
     }
 }
 
-/// The first 60 characters of `text`, for messages.
+/// The first 60 characters of `text` in quotes, for messages and tables; line breaks and other control
+/// characters become spaces so the result stays on one line.
 pub fn abbreviate(text: &str) -> String {
-    match text.char_indices().nth(60) {
-        Some((i, _)) => format!("{:?}…", &text[..i]),
-        None => format!("{text:?}"),
-    }
+    let shown: String = text.chars().take(60).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let more = if text.chars().nth(60).is_some() { "…" } else { "" };
+    format!("\"{shown}\"{more}")
 }
 
 #[cfg(test)]

@@ -394,6 +394,20 @@ fn print_tables(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
     if report.articles.len() > TERMINAL_ARTICLES {
         writeln!(out, "... {} more articles (--out DIR writes them all)", report.articles.len() - TERMINAL_ARTICLES)?;
     }
+    writeln!(out, "\nSTRONGEST SENTENCES (per narrative: sentence number, posterior)")?;
+    for a in report.articles.iter().take(TERMINAL_ARTICLES).filter(|a| !a.evidence.is_empty()) {
+        writeln!(out, "{}", a.doc)?;
+        for e in &a.evidence {
+            writeln!(
+                out,
+                "  {:label_w$}  #{:<4} {:.3}  {}",
+                e.label,
+                e.sentence,
+                e.probability,
+                narrative::data::abbreviate(&e.text)
+            )?;
+        }
+    }
     writeln!(
         out,
         "\nGROUPS (share of sentences pooled, %, with 95% bootstrap interval over articles; * fewer than {} articles)",
