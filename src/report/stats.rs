@@ -94,6 +94,19 @@ pub struct GroupDifference {
     pub cramers_v: f64,
 }
 
+impl GroupDifference {
+    /// The result when a group has no articles with sentences: no distance, no evidence of a difference.
+    pub const NO_EVIDENCE: Self = Self {
+        tvd: 0.0,
+        permutation_p: 1.0,
+        permutations: 0,
+        chi_square: 0.0,
+        degrees_of_freedom: 0,
+        chi_square_p: 1.0,
+        cramers_v: 0.0,
+    };
+}
+
 /// The articles of a group that have sentences, as flat row-major `f64` matrices (one row per article,
 /// `n_labels` columns), with each article's total and shares precomputed.
 struct Prepared {
@@ -287,15 +300,7 @@ pub fn compare_groups(
     let prepared_b = Prepared::new(b, n_labels);
     let (n_a, n_b) = (prepared_a.len(), prepared_b.len());
     if n_a == 0 || n_b == 0 {
-        return GroupDifference {
-            tvd: 0.0,
-            permutation_p: 1.0,
-            permutations: 0,
-            chi_square: 0.0,
-            degrees_of_freedom: 0,
-            chi_square_p: 1.0,
-            cramers_v: 0.0,
-        };
+        return GroupDifference::NO_EVIDENCE;
     }
 
     let (_, mean_a) = prepared_a.estimates();
