@@ -139,3 +139,41 @@ fn killing_a_model_write_leaves_the_previous_model_intact() {
         }
     }
 }
+
+#[test]
+fn every_subcommand_reports_a_bad_model_or_input_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bad_model = write(d, "bad.model", b"NARRATIVE-MODEL\ntruncated");
+    let good = root().join("models/narrative.model");
+    let good = good.to_str().unwrap();
+    let data = root().join("data/labelled/seeds.csv");
+    let data = data.to_str().unwrap();
+    let article = root().join("seeds/000_83e4cde7cd4e48bd.txt");
+    let article = article.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["classify", "--model", &bad_model, article],
+        vec!["report", "--model", &bad_model, article],
+        vec!["explain", "--model", &bad_model],
+        vec!["suggest", "--model", &bad_model, article],
+        vec!["eval", "--model", &bad_model, "--data", data],
+        vec!["update", "--model", &bad_model, "--data", data, "--out", "new.model"],
+        vec!["compare", &bad_model, good, "--data", data],
+        vec!["compare", good, &bad_model, "--data", data],
+    ];
+    for args in cases {
+        let err = run_in(d, &args).fails(1);
+        assert!(err.contains("bad.model: truncated model file"), "{args:?}: {err}");
+    }
+    let missing: Vec<Vec<&str>> = vec![
+        vec!["report", "--model", good, "missing.txt"],
+        vec!["suggest", "--model", good, "missing.txt"],
+        vec!["compare", good, good, "--data", data, "missing.txt"],
+        vec!["report", "--model", good, "--meta", "missing.csv", article],
+    ];
+    for args in missing {
+        let err = run_in(d, &args).fails(1);
+        assert!(err.contains("missing."), "{args:?}: {err}");
+    }
+    assert!(!d.join("new.model").exists());
+}
