@@ -188,6 +188,11 @@ pub const FEW_EXAMPLES: usize = 10;
 
 /// Loads a model; a missing default model gets an error that says how to make one.
 pub fn load_model(path: &Path) -> anyhow::Result<Model> {
+    load_model_with_digest(path).map(|(model, _)| model)
+}
+
+/// Loads a model and the BLAKE3 hash of its file, reading it once.
+pub fn load_model_with_digest(path: &Path) -> anyhow::Result<(Model, String)> {
     if !path.exists() {
         let hint = if path == Path::new(DEFAULT_MODEL) {
             "; train one with `narrative train --data data/labelled/seeds.csv --data data/labelled/authored.csv`"
@@ -196,7 +201,7 @@ pub fn load_model(path: &Path) -> anyhow::Result<Model> {
         };
         anyhow::bail!("{}: model file not found{hint}", path.display());
     }
-    Ok(Model::load(path)?)
+    Ok(Model::load_with_digest(path)?)
 }
 
 /// Exits with a usage error (code 2) in clap's format.

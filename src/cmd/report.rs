@@ -116,8 +116,7 @@ pub struct ReportArgs {
 
 /// Runs `report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let model = super::load_model(&args.model)?;
-    let model_bytes = std::fs::read(&args.model)?;
+    let (model, model_digest) = super::load_model_with_digest(&args.model)?;
     let meta = args.meta.as_deref().map(read_meta).transpose()?;
     let options = ReportOptions {
         group_by: args.by.clone(),
@@ -162,7 +161,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     }
     let summary = ModelSummary {
         path: args.model.display().to_string(),
-        blake3: blake3::hash(&model_bytes).to_hex().to_string(),
+        blake3: model_digest,
         options: model.params().to_string(),
         training_data: model.training_data().to_owned(),
     };

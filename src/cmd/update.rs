@@ -54,8 +54,7 @@ pub struct UpdateArgs {
 /// Runs `update`.
 pub fn run(args: UpdateArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let old = super::load_model(&args.model)?;
-    let parent = blake3::hash(&std::fs::read(&args.model)?).to_hex().to_string();
+    let (old, parent) = super::load_model_with_digest(&args.model)?;
     let data = super::read_labelled_reporting(
         &args.data,
         ReadOptions { prefer_later: args.prefer_later, ..Default::default() },

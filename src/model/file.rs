@@ -117,11 +117,18 @@ impl Model {
 
     /// Loads a model file.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with_digest(path).map(|(model, _)| model)
+    }
+
+    /// Loads a model file and returns the BLAKE3 hash (hex) of its bytes too, reading the file once
+    /// (reports and lineage name the exact model file they came from).
+    pub fn load_with_digest(path: &Path) -> Result<(Self, String)> {
         if path.is_dir() {
             return Err(Error::Model { path: path.to_owned(), message: "is a directory, not a model file".into() });
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        Self::from_bytes(&bytes, path)
+        let digest = blake3::hash(&bytes).to_hex().to_string();
+        Ok((Self::from_bytes(&bytes, path)?, digest))
     }
 }
 
