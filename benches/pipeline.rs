@@ -7,6 +7,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use narrative::features::{GramTrie, WordCache};
 use narrative::model::Model;
 use narrative::text::sentences;
 use narrative::text::tokens::Tokenizer;
@@ -45,12 +46,13 @@ fn stages(c: &mut Criterion) {
     let mut group = c.benchmark_group("sentences");
     group.throughput(Throughput::Elements(split.len() as u64));
     group.bench_function("tokenise_stem", |b| {
-        let mut tokenizer = Tokenizer::new(false);
+        let tokenizer = Tokenizer::new(model.params().features().stop_words);
+        let (mut words, mut trie) = (WordCache::default(), GramTrie::default());
         let mut out = Vec::new();
         b.iter(|| {
             for s in &split {
                 out.clear();
-                tokenizer.stems_into(black_box(s), &mut out);
+                words.encode(black_box(s), &tokenizer, |stem| trie.intern_stem(stem), &mut out);
             }
         })
     });

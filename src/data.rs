@@ -43,6 +43,13 @@ pub struct Example {
 pub struct LabelledData {
     /// The sentences, in file order.
     pub examples: Vec<Example>,
+    /// What reading dropped or replaced, and the files read.
+    pub summary: ReadSummary,
+}
+
+/// What reading labelled files dropped or replaced, and the files read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadSummary {
     /// Exact duplicates that were dropped: (the dropped copy, the kept one).
     pub duplicates: Vec<(Origin, Origin)>,
     /// Conflicting labels resolved by [`ReadOptions::prefer_later`].
@@ -51,6 +58,27 @@ pub struct LabelledData {
     pub unlabelled: Vec<Origin>,
     /// Every file read, with the BLAKE3 hash of its bytes (the model's lineage).
     pub files: Vec<FileDigest>,
+}
+
+/// A labelled row as [`read_labelled_with`] hands it over.
+#[derive(Debug, Clone, Copy)]
+pub enum Row<'r> {
+    /// A sentence not seen before, the `index`-th (from 0) kept.
+    New {
+        /// Its position among the kept sentences.
+        index: usize,
+        /// The sentence.
+        example: &'r Example,
+    },
+    /// With [`ReadOptions::prefer_later`]: the `index`-th kept sentence gets the label of a later row.
+    Relabelled {
+        /// Position of the sentence among the kept ones.
+        index: usize,
+        /// The later row (its label wins).
+        example: &'r Example,
+        /// The label it had.
+        old_label: &'r str,
+    },
 }
 
 /// A sentence whose earlier label was replaced by a later file's label.
@@ -123,9 +151,43 @@ impl<R: Read> Read for HashingReader<R> {
 
 /// Reads labelled CSV files (`-` is stdin): a `text` and a `label` column, other columns ignored.
 pub fn read_labelled(paths: &[PathBuf], options: ReadOptions<'_>) -> Result<LabelledData> {
-    let mut data = LabelledData::default();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for path in paths {
+    let mut examples: Vec<Example> = Vec::new();
+    let summary = read_labelled_with(paths, options, |row| {
+        match row {
+            Row::New { example, .. } => examples.push(example.clone()),
+            Row::Relabelled { index, example, .. } => {
+                examples[index].label.clone_from(&example.label);
+                examples[index].origin.clone_from(&example.origin);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(LabelledData { examples, summary })
+}
+
+/// What is remembered of every distinct sentence: a 128-bit fingerprint of its text maps to this, so
+/// duplicates and conflicts are found without keeping the text (24 bytes a sentence).
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    label: u32,
+    file: u32,
+    line: u64,
+    index: u32,
+}
+
+/// Reads labelled CSV files as [`read_labelled`] does, but streams: every kept row goes to `on_row` as it
+/// is read, and only a fingerprint of each distinct sentence stays in memory.
+pub fn read_labelled_with(
+    paths: &[PathBuf],
+    options: ReadOptions<'_>,
+    mut on_row: impl FnMut(Row<'_>) -> Result<()>,
+) -> Result<ReadSummary> {
+    let mut summary = ReadSummary::default();
+    let mut seen: HashMap<u128, Seen, rustc_hash::FxBuildHasher> = HashMap::default();
+    let mut labels: Vec<String> = Vec::new();
+    let mut kept = 0usize;
+    let mut record = csv::StringRecord::new();
+    for (file, path) in paths.iter().enumerate() {
         let reader = HashingReader { inner: crate::input::open(path)?, hasher: blake3::Hasher::new() };
         let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
         let headers = csv.headers().map_err(|e| csv_error(path, e))?.clone();
@@ -142,8 +204,7 @@ pub fn read_labelled(paths: &[PathBuf], options: ReadOptions<'_>) -> Result<Labe
         let label_col = column("label")?;
         let group_col = options.group_by.map(column).transpose()?;
         let mut rows = 0usize;
-        for record in csv.records() {
-            let record = record.map_err(|e| csv_error(path, e))?;
+        while csv.read_record(&mut record).map_err(|e| csv_error(path, e))? {
             rows += 1;
             let line = record.position().map_or(0, |p| p.line());
             let origin = Origin { file: path.clone(), line };
@@ -152,41 +213,56 @@ pub fn read_labelled(paths: &[PathBuf], options: ReadOptions<'_>) -> Result<Labe
                 return Err(Error::data(path, line, "empty text cell"));
             }
             if record[label_col].trim().is_empty() {
-                data.unlabelled.push(origin);
+                summary.unlabelled.push(origin);
                 continue;
             }
             let label = normalise_label(&record[label_col]).map_err(|m| Error::data(path, line, m))?;
-            let group = group_col.map(|c| record[c].trim().to_owned());
-            match seen.get(text) {
-                Some(&i) if data.examples[i].label == label => {
-                    data.duplicates.push((origin, data.examples[i].origin.clone()));
-                }
-                Some(&i) if options.prefer_later => {
-                    let earlier = &mut data.examples[i];
-                    data.overridden.push(Override {
-                        later: origin.clone(),
-                        earlier: earlier.origin.clone(),
-                        old_label: std::mem::replace(&mut earlier.label, label.clone()),
-                        new_label: label,
-                    });
-                    earlier.origin = origin;
-                }
-                Some(&i) => {
-                    let first = &data.examples[i];
-                    return Err(Error::data(
-                        path,
-                        line,
-                        format!(
-                            "sentence labelled {label:?} here and {:?} at {} (--prefer-later lets the later win): {}",
-                            first.label,
-                            first.origin,
-                            abbreviate(text)
-                        ),
-                    ));
-                }
+            let label_id = match labels.iter().position(|l| *l == label) {
+                Some(i) => i as u32,
                 None => {
-                    seen.insert(text.to_owned(), data.examples.len());
-                    data.examples.push(Example { text: text.to_owned(), label, group, origin });
+                    labels.push(label.clone());
+                    (labels.len() - 1) as u32
+                }
+            };
+            let group = group_col.map(|c| record[c].trim().to_owned());
+            let example = Example { text: text.to_owned(), label, group, origin };
+            let fingerprint = u128::from_le_bytes(blake3::hash(text.as_bytes()).as_bytes()[..16].try_into().unwrap());
+            let here = Seen { label: label_id, file: file as u32, line, index: kept as u32 };
+            match seen.get_mut(&fingerprint) {
+                None => {
+                    seen.insert(fingerprint, here);
+                    on_row(Row::New { index: kept, example: &example })?;
+                    kept += 1;
+                }
+                Some(first) => {
+                    let first_origin = Origin { file: paths[first.file as usize].clone(), line: first.line };
+                    let first_label = &labels[first.label as usize];
+                    if first.label == label_id {
+                        summary.duplicates.push((example.origin, first_origin));
+                    } else if options.prefer_later {
+                        on_row(Row::Relabelled {
+                            index: first.index as usize,
+                            example: &example,
+                            old_label: first_label,
+                        })?;
+                        summary.overridden.push(Override {
+                            later: example.origin.clone(),
+                            earlier: first_origin,
+                            old_label: first_label.clone(),
+                            new_label: example.label.clone(),
+                        });
+                        *first = Seen { index: first.index, ..here };
+                    } else {
+                        return Err(Error::data(
+                            path,
+                            line,
+                            format!(
+                                "sentence labelled {:?} here and {first_label:?} at {first_origin} (--prefer-later lets the later win): {}",
+                                example.label,
+                                abbreviate(text)
+                            ),
+                        ));
+                    }
                 }
             }
         }
@@ -194,10 +270,11 @@ pub fn read_labelled(paths: &[PathBuf], options: ReadOptions<'_>) -> Result<Labe
             return Err(Error::file(path, "no labelled rows (the file has only a header or is empty)"));
         }
         let hasher = csv.into_inner().hasher;
-        data.files
+        summary
+            .files
             .push(FileDigest { path: path.display().to_string(), blake3: hasher.finalize().to_hex().to_string() });
     }
-    Ok(data)
+    Ok(summary)
 }
 
 /// A CSV error as a `file:line` error.
@@ -270,11 +347,11 @@ mod tests {
             .unwrap();
         assert_eq!(data.examples[0].label, "warning_claim");
         assert_eq!(data.examples[0].origin, Origin { file: b.clone(), line: 2 });
-        assert_eq!(data.overridden.len(), 1);
-        assert_eq!(data.overridden[0].earlier, Origin { file: a, line: 2 });
-        assert_eq!(data.overridden[0].old_label, "neutral");
-        assert_eq!(data.files.len(), 2);
-        assert_eq!(data.files[1].blake3, blake3::hash(&std::fs::read(&b).unwrap()).to_hex().to_string());
+        assert_eq!(data.summary.overridden.len(), 1);
+        assert_eq!(data.summary.overridden[0].earlier, Origin { file: a, line: 2 });
+        assert_eq!(data.summary.overridden[0].old_label, "neutral");
+        assert_eq!(data.summary.files.len(), 2);
+        assert_eq!(data.summary.files[1].blake3, blake3::hash(&std::fs::read(&b).unwrap()).to_hex().to_string());
     }
 
     #[test]
@@ -283,8 +360,8 @@ mod tests {
         let a = write(dir.path(), "a.csv", "text,label\nOne.,x\nTwo.,\nThree., y \n");
         let data = read_labelled(&[a], ReadOptions::default()).unwrap();
         assert_eq!(data.examples.len(), 2);
-        assert_eq!(data.unlabelled.len(), 1);
-        assert_eq!(data.unlabelled[0].line, 3);
+        assert_eq!(data.summary.unlabelled.len(), 1);
+        assert_eq!(data.summary.unlabelled[0].line, 3);
     }
 
     #[test]
@@ -293,8 +370,8 @@ mod tests {
         let a = write(dir.path(), "a.csv", "text,label\nOne.,x\nTwo.,y\n One. ,x\n");
         let data = read_labelled(&[a], ReadOptions::default()).unwrap();
         assert_eq!(data.examples.len(), 2);
-        assert_eq!(data.duplicates.len(), 1);
-        assert_eq!(data.duplicates[0].0.line, 4);
+        assert_eq!(data.summary.duplicates.len(), 1);
+        assert_eq!(data.summary.duplicates[0].0.line, 4);
     }
 
     #[test]

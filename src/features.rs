@@ -1,57 +1,295 @@
-//! Features: word n-grams over stems, a vocabulary learned from training sentences, sparse count rows.
+//! Features: word n-grams over stems, a vocabulary of them, sparse count rows.
 //!
-//! An n-gram is its stems joined by one space (`"pin blame"`). Rows are sparse `(feature id, value)` lists
-//! sorted by id: a sentence touches a few dozen features out of tens of thousands, so nothing on the
-//! classify path ever builds a dense row over the whole vocabulary.
+//! An n-gram is named by its stems joined by one space (`"pin blame"`), but on the hot path it is never
+//! built as a string: stems and n-grams are nodes of a [`GramTrie`], a word is mapped to its stem's node
+//! once per featurizer (a cache keyed by the raw word, which skips normalising and stemming), and the
+//! bigram `a b` is the child of node `a` by stem `b`, found by hashing two ids. Rows are sparse
+//! `(feature id, value)` lists sorted by id: a sentence touches a few dozen features out of tens of
+//! thousands, so nothing ever builds a dense row over the whole vocabulary.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
 
 use crate::params::FeatureOptions;
-use crate::text::tokens::Tokenizer;
+use crate::text::tokens::{Tokenizer, words};
 
 /// A sparse feature row: `(feature id, value)` pairs sorted by id, each id once.
 pub type SparseRow = Vec<(u32, f64)>;
 
+/// No feature (an n-gram node that is only a prefix of longer n-grams).
+const NO_FEATURE: u32 = u32::MAX;
+
+/// Word code of a stop word: dropped before n-grams are formed, so its neighbours become adjacent.
+pub const STOP_WORD: u32 = u32::MAX;
+
+/// Word code of a stem that no n-gram of the vocabulary contains: it breaks n-grams.
+pub const UNKNOWN_STEM: u32 = u32::MAX - 1;
+
+/// The most nodes a trie can hold (ids above are the word codes).
+pub const MAX_NODES: usize = (u32::MAX - 1) as usize;
+
+/// Stems and n-grams as a trie of `u32` nodes: every stem is a node, and the n-gram `a b c` is the child of
+/// `a b` by the stem `c`. Children are found by hashing (parent, stem) as one `u64`.
+#[derive(Debug, Clone, Default)]
+pub struct GramTrie {
+    stems: FxHashMap<Box<str>, u32>,
+    children: FxHashMap<u64, u32>,
+    nodes: u32,
+}
+
+fn edge(parent: u32, stem: u32) -> u64 {
+    (u64::from(parent) << 32) | u64::from(stem)
+}
+
+impl GramTrie {
+    /// Number of nodes (stems and longer n-grams).
+    pub fn len(&self) -> usize {
+        self.nodes as usize
+    }
+
+    /// Whether the trie is empty.
+    pub fn is_empty(&self) -> bool {
+        self.nodes == 0
+    }
+
+    /// The node of a stem, if known.
+    pub fn stem(&self, stem: &str) -> Option<u32> {
+        self.stems.get(stem).copied()
+    }
+
+    /// The node of `parent` extended by the stem node `stem`, if known.
+    pub fn child(&self, parent: u32, stem: u32) -> Option<u32> {
+        self.children.get(&edge(parent, stem)).copied()
+    }
+
+    fn new_node(&mut self) -> u32 {
+        assert!(self.len() < MAX_NODES, "an n-gram trie holds at most {MAX_NODES} nodes");
+        self.nodes += 1;
+        self.nodes - 1
+    }
+
+    /// The node of a stem, added if new.
+    pub fn intern_stem(&mut self, stem: &str) -> u32 {
+        if let Some(&node) = self.stems.get(stem) {
+            return node;
+        }
+        let node = self.new_node();
+        self.stems.insert(stem.into(), node);
+        node
+    }
+
+    /// The node of `parent` extended by `stem`, added if new.
+    pub fn intern_child(&mut self, parent: u32, stem: u32) -> u32 {
+        if let Some(&node) = self.children.get(&edge(parent, stem)) {
+            return node;
+        }
+        let node = self.new_node();
+        self.children.insert(edge(parent, stem), node);
+        node
+    }
+
+    /// The node of an n-gram given by its stems, adding what is missing.
+    pub fn intern<'s>(&mut self, stems: impl IntoIterator<Item = &'s str>) -> Option<u32> {
+        stems.into_iter().fold(None, |node, stem| {
+            let stem = self.intern_stem(stem);
+            Some(node.map_or(stem, |parent| self.intern_child(parent, stem)))
+        })
+    }
+
+    /// The node of an n-gram given by its stems, if known.
+    pub fn find<'s>(&self, stems: impl IntoIterator<Item = &'s str>) -> Option<u32> {
+        let mut node = None;
+        for stem in stems {
+            let stem = self.stem(stem)?;
+            node = Some(match node {
+                None => stem,
+                Some(parent) => self.child(parent, stem)?,
+            });
+        }
+        node
+    }
+
+    /// The links from every node back to its parent: what naming nodes needs. Costs a pass over the trie;
+    /// meant for the end of training, not the hot path.
+    pub fn links(&self) -> TrieLinks<'_> {
+        let mut up = vec![(NO_FEATURE, NO_FEATURE); self.len()];
+        for (&key, &node) in &self.children {
+            up[node as usize] = ((key >> 32) as u32, key as u32);
+        }
+        let mut stems: Vec<(u32, &str)> = self.stems.iter().map(|(stem, &node)| (node, &**stem)).collect();
+        stems.sort_unstable();
+        TrieLinks { up, stems }
+    }
+}
+
+/// Every node's parent and last stem (see [`GramTrie::links`]).
+#[derive(Debug)]
+pub struct TrieLinks<'t> {
+    /// `(parent, stem)` of an n-gram node; [`NO_FEATURE`] twice for a stem node.
+    up: Vec<(u32, u32)>,
+    /// The stem nodes and their text, by node.
+    stems: Vec<(u32, &'t str)>,
+}
+
+impl TrieLinks<'_> {
+    /// The stem nodes of `node`, last first.
+    fn path(&self, mut node: u32) -> impl Iterator<Item = u32> + '_ {
+        std::iter::from_fn(move || {
+            if node == NO_FEATURE {
+                return None;
+            }
+            let (parent, stem) = self.up[node as usize];
+            let this = if parent == NO_FEATURE { node } else { stem };
+            node = parent;
+            Some(this)
+        })
+    }
+
+    /// The n-gram order of a node (1 for a stem).
+    pub fn order(&self, node: u32) -> usize {
+        self.path(node).count()
+    }
+
+    /// The name of a node: its stems joined by single spaces.
+    pub fn name(&self, node: u32) -> String {
+        let text = |s: u32| self.stems.binary_search_by_key(&s, |&(node, _)| node).map_or("", |i| self.stems[i].1);
+        let mut stems: Vec<&str> = self.path(node).map(text).collect();
+        stems.reverse();
+        stems.join(" ")
+    }
+}
+
+/// Calls `emit` with the node of every n-gram of `tokens` whose order is in `min..=max`, in text order,
+/// shortest first at each position. `child` finds (or makes) the node of an n-gram extended by a stem;
+/// an [`UNKNOWN_STEM`] token, or a missing child, ends the n-grams at that position.
+pub fn for_each_gram(
+    tokens: &[u32],
+    (min, max): (usize, usize),
+    mut child: impl FnMut(u32, u32) -> Option<u32>,
+    mut emit: impl FnMut(u32),
+) {
+    for start in 0..tokens.len() {
+        let mut node = tokens[start];
+        if node == UNKNOWN_STEM {
+            continue;
+        }
+        if min == 1 {
+            emit(node);
+        }
+        for (n, &stem) in tokens[start + 1..].iter().take(max - 1).enumerate() {
+            match (stem != UNKNOWN_STEM).then(|| child(node, stem)).flatten() {
+                Some(next) => node = next,
+                None => break,
+            }
+            if n + 2 >= min {
+                emit(node);
+            }
+        }
+    }
+}
+
+/// Caches the code of every raw word seen (its stem's node, [`STOP_WORD`] or [`UNKNOWN_STEM`]) for one
+/// trie: a hit skips lower-casing, normalising and stemming. Bounded: past [`WordCache::LIMIT`] words it
+/// starts afresh, so memory stays flat on any input.
+#[derive(Debug, Default)]
+pub struct WordCache {
+    codes: FxHashMap<Box<str>, u32>,
+    owner: u64,
+}
+
+impl WordCache {
+    /// The most words cached at once (about 10 MB).
+    pub const LIMIT: usize = 1 << 17;
+
+    /// Makes sure the cache holds codes for the trie identified by `owner` (forgets them if not).
+    pub fn serve(&mut self, owner: u64) {
+        if self.owner != owner {
+            self.codes.clear();
+            self.owner = owner;
+        }
+    }
+
+    /// Appends the codes of `sentence`'s words to `out`, stop words left out; a word not cached is
+    /// stemmed by `tokenizer` and its stem resolved by `resolve`.
+    pub fn encode(
+        &mut self,
+        sentence: &str,
+        tokenizer: &Tokenizer,
+        mut resolve: impl FnMut(&str) -> u32,
+        out: &mut Vec<u32>,
+    ) {
+        for word in words(sentence) {
+            let code = match self.codes.get(word.text) {
+                Some(&code) => code,
+                None => {
+                    let code = tokenizer.stem(word.text).map_or(STOP_WORD, |stem| resolve(&stem));
+                    if self.codes.len() >= Self::LIMIT {
+                        self.codes.clear();
+                    }
+                    self.codes.insert(word.text.into(), code);
+                    code
+                }
+            };
+            if code != STOP_WORD {
+                out.push(code);
+            }
+        }
+    }
+}
+
+/// Gives every vocabulary a distinct identity, so a featurizer's word cache is never read against a
+/// vocabulary it was not filled for.
+static NEXT_VOCABULARY: AtomicU64 = AtomicU64::new(1);
+
 /// The n-grams known to a model, sorted, each with its id (its position).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone)]
 pub struct Vocabulary {
     terms: Vec<String>,
-    index: FxHashMap<String, u32>,
+    trie: GramTrie,
+    /// Feature id of every trie node ([`NO_FEATURE`] for a prefix only).
+    features: Vec<u32>,
+    identity: u64,
+}
+
+impl PartialEq for Vocabulary {
+    fn eq(&self, other: &Self) -> bool {
+        self.terms == other.terms
+    }
+}
+
+impl Default for Vocabulary {
+    fn default() -> Self {
+        Self::from_sorted(Vec::new())
+    }
 }
 
 impl Vocabulary {
-    /// Learns the vocabulary: every n-gram that occurs in at least `min_df` of `sentences`.
-    pub fn fit<'a>(sentences: impl IntoIterator<Item = &'a str>, featurizer: &mut Featurizer, min_df: u32) -> Self {
-        let mut df: FxHashMap<String, u32> = FxHashMap::default();
-        let mut seen: Vec<String> = Vec::new();
-        for sentence in sentences {
-            seen.clear();
-            featurizer.for_each_ngram(sentence, |gram| seen.push(gram.to_owned()));
-            seen.sort_unstable();
-            seen.dedup();
-            for gram in seen.drain(..) {
-                *df.entry(gram).or_insert(0) += 1;
-            }
-        }
-        let mut terms: Vec<String> = df.into_iter().filter(|&(_, n)| n >= min_df).map(|(t, _)| t).collect();
-        terms.sort_unstable();
-        Self::from_sorted(terms)
-    }
-
-    /// A vocabulary from terms that must be sorted and unique (as stored in a model file).
+    /// A vocabulary from terms that must be sorted and unique, each stems joined by single spaces (as
+    /// stored in a model file).
     pub fn from_terms(terms: Vec<String>) -> Result<Self, String> {
         if let Some(w) = terms.windows(2).find(|w| w[0] >= w[1]) {
             return Err(format!("vocabulary is not sorted and unique at {:?}", w[1]));
         }
-        if u32::try_from(terms.len()).is_err() {
+        if let Some(t) = terms.iter().find(|t| t.split(' ').any(str::is_empty)) {
+            return Err(format!("vocabulary term {t:?} has an empty stem"));
+        }
+        if terms.len() >= MAX_NODES {
             return Err("vocabulary has more than 2^32 terms".into());
         }
         Ok(Self::from_sorted(terms))
     }
 
-    fn from_sorted(terms: Vec<String>) -> Self {
-        let index = terms.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
-        Self { terms, index }
+    /// A vocabulary from sorted, unique, well-formed terms.
+    pub(crate) fn from_sorted(terms: Vec<String>) -> Self {
+        let mut trie = GramTrie::default();
+        let mut features = Vec::new();
+        for (id, term) in terms.iter().enumerate() {
+            let node = trie.intern(term.split(' ')).expect("terms are not empty") as usize;
+            features.resize(trie.len(), NO_FEATURE);
+            features[node] = id as u32;
+        }
+        Self { terms, trie, features, identity: NEXT_VOCABULARY.fetch_add(1, Ordering::Relaxed) }
     }
 
     /// Number of terms.
@@ -71,18 +309,20 @@ impl Vocabulary {
 
     /// The id of `term`, if known.
     pub fn get(&self, term: &str) -> Option<u32> {
-        self.index.get(term).copied()
+        let node = self.trie.find(term.split(' '))?;
+        Some(self.features[node as usize]).filter(|&f| f != NO_FEATURE)
     }
 }
 
-/// Turns sentences into n-grams and sparse rows. Keeps buffers and a stem cache: one per thread.
+/// Turns sentences into sparse rows over a vocabulary. Keeps buffers and a word cache: one per thread.
 #[derive(Debug)]
 pub struct Featurizer {
     options: FeatureOptions,
     tokenizer: Tokenizer,
-    stems: Vec<String>,
-    gram: String,
+    words: WordCache,
+    tokens: Vec<u32>,
     ids: Vec<u32>,
+    row: SparseRow,
 }
 
 impl Featurizer {
@@ -91,9 +331,10 @@ impl Featurizer {
         Self {
             options,
             tokenizer: Tokenizer::new(options.stop_words),
-            stems: Vec::new(),
-            gram: String::new(),
+            words: WordCache::default(),
+            tokens: Vec::new(),
             ids: Vec::new(),
+            row: SparseRow::new(),
         }
     }
 
@@ -102,41 +343,43 @@ impl Featurizer {
         self.options
     }
 
-    /// Calls `f` with every n-gram of `sentence` in the configured orders, in text order, shortest first
-    /// at each position.
-    pub fn for_each_ngram(&mut self, sentence: &str, mut f: impl FnMut(&str)) {
-        self.stems.clear();
-        self.tokenizer.stems_into(sentence, &mut self.stems);
-        let (lo, hi) = (self.options.ngrams.min(), self.options.ngrams.max());
-        for start in 0..self.stems.len() {
-            self.gram.clear();
-            for (n, stem) in self.stems[start..].iter().take(hi).enumerate() {
-                if n > 0 {
-                    self.gram.push(' ');
+    /// The sparse row of `sentence` over `vocabulary`, in a buffer reused by the next call; n-grams outside
+    /// the vocabulary are ignored.
+    pub fn features(&mut self, sentence: &str, vocabulary: &Vocabulary) -> &SparseRow {
+        let Self { options, tokenizer, words, tokens, ids, row } = self;
+        words.serve(vocabulary.identity);
+        tokens.clear();
+        let trie = &vocabulary.trie;
+        words.encode(sentence, tokenizer, |stem| trie.stem(stem).unwrap_or(UNKNOWN_STEM), tokens);
+        ids.clear();
+        let orders = (options.ngrams.min(), options.ngrams.max());
+        for_each_gram(
+            tokens,
+            orders,
+            |parent, stem| trie.child(parent, stem),
+            |node| {
+                let feature = vocabulary.features[node as usize];
+                if feature != NO_FEATURE {
+                    ids.push(feature);
                 }
-                self.gram.push_str(stem);
-                if n + 1 >= lo {
-                    f(&self.gram);
-                }
-            }
-        }
+            },
+        );
+        counted_row(ids, options.weighting, row);
+        row
     }
 
-    /// The sparse row of `sentence` over `vocabulary`; n-grams outside the vocabulary are ignored.
+    /// The sparse row of `sentence` over `vocabulary`.
     pub fn transform(&mut self, sentence: &str, vocabulary: &Vocabulary) -> SparseRow {
-        let mut ids = std::mem::take(&mut self.ids);
-        ids.clear();
-        self.for_each_ngram(sentence, |gram| ids.extend(vocabulary.get(gram)));
-        ids.sort_unstable();
-        let mut row = SparseRow::with_capacity(ids.len());
-        let mut i = 0;
-        while i < ids.len() {
-            let run = ids[i..].iter().take_while(|&&id| id == ids[i]).count();
-            row.push((ids[i], self.options.weighting.apply(run as u32)));
-            i += run;
-        }
-        self.ids = ids;
-        row
+        self.features(sentence, vocabulary).clone()
+    }
+}
+
+/// Sorts `ids` and writes each distinct id with the weighted number of times it occurs into `row`.
+pub fn counted_row(ids: &mut [u32], weighting: crate::params::Weighting, row: &mut SparseRow) {
+    ids.sort_unstable();
+    row.clear();
+    for run in ids.chunk_by(|a, b| a == b) {
+        row.push((run[0], weighting.apply(run.len() as u32)));
     }
 }
 
@@ -149,48 +392,93 @@ mod tests {
         FeatureOptions { ngrams: NgramRange::new(lo, hi).unwrap(), stop_words: false, weighting: Weighting::Count }
     }
 
-    fn grams(featurizer: &mut Featurizer, s: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        featurizer.for_each_ngram(s, |g| out.push(g.to_owned()));
-        out
+    fn vocabulary(terms: &[&str]) -> Vocabulary {
+        let mut terms: Vec<String> = terms.iter().map(|t| (*t).to_owned()).collect();
+        terms.sort();
+        Vocabulary::from_terms(terms).unwrap()
+    }
+
+    /// Every n-gram of `s` (by name), from a trie that learns them.
+    fn grams(s: &str, lo: u8, hi: u8) -> Vec<String> {
+        let tokenizer = Tokenizer::new(false);
+        let mut trie = GramTrie::default();
+        let mut tokens = Vec::new();
+        WordCache::default().encode(s, &tokenizer, |stem| trie.intern_stem(stem), &mut tokens);
+        let mut nodes = Vec::new();
+        let orders = (usize::from(lo), usize::from(hi));
+        for_each_gram(&tokens, orders, |p, c| Some(trie.intern_child(p, c)), |node| nodes.push(node));
+        let links = trie.links();
+        nodes.iter().map(|&n| links.name(n)).collect()
     }
 
     #[test]
     fn ngrams_follow_the_range() {
-        assert_eq!(
-            grams(&mut Featurizer::new(options(1, 2)), "Kyiv denied it"),
-            ["kyiv", "kyiv deni", "deni", "deni it", "it"]
-        );
-        assert_eq!(
-            grams(&mut Featurizer::new(options(2, 3)), "Kyiv denied it"),
-            ["kyiv deni", "kyiv deni it", "deni it"]
-        );
-        assert!(grams(&mut Featurizer::new(options(2, 2)), "Kyiv").is_empty());
+        assert_eq!(grams("Kyiv denied it", 1, 2), ["kyiv", "kyiv deni", "deni", "deni it", "it"]);
+        assert_eq!(grams("Kyiv denied it", 2, 3), ["kyiv deni", "kyiv deni it", "deni it"]);
+        assert!(grams("Kyiv", 2, 2).is_empty());
     }
 
     #[test]
-    fn vocabulary_respects_min_df_and_is_sorted() {
-        let sentences = ["Kyiv denied it", "Kyiv denied it again", "ISIS claimed it"];
-        let mut f = Featurizer::new(options(1, 1));
-        let vocab = Vocabulary::fit(sentences, &mut f, 2);
-        assert_eq!(vocab.terms(), ["deni", "it", "kyiv"]);
-        assert_eq!(vocab.get("kyiv"), Some(2));
-        assert_eq!(Vocabulary::fit(sentences, &mut f, 1).len(), 6);
+    fn unknown_stems_break_ngrams_and_stop_words_do_not() {
+        let v = vocabulary(&["kyiv", "kyiv deni", "deni", "deni attack", "attack"]);
+        let mut f = Featurizer::new(options(1, 2));
+        let names = |row: &SparseRow| row.iter().map(|&(id, _)| v.terms()[id as usize].clone()).collect::<Vec<_>>();
+        assert_eq!(names(f.features("Kyiv denied the attack", &v)), ["attack", "deni", "kyiv", "kyiv deni"]);
+        let mut f = Featurizer::new(FeatureOptions { stop_words: true, ..options(1, 2) });
+        assert_eq!(
+            names(f.features("Kyiv denied the attack", &v)),
+            ["attack", "deni", "deni attack", "kyiv", "kyiv deni"]
+        );
+        assert_eq!(names(f.features("Kyiv firmly denied the attack", &v)), ["attack", "deni", "deni attack", "kyiv"]);
     }
 
     #[test]
     fn rows_are_sparse_counts_sorted_by_id() {
+        let v = vocabulary(&["russia", "warn"]);
         let mut f = Featurizer::new(options(1, 1));
-        let vocab = Vocabulary::fit(["warned warned Russia", "Russia"], &mut f, 1);
-        let row = f.transform("Russia warned, warned and warned again", &vocab);
-        assert_eq!(row, vec![(vocab.get("russia").unwrap(), 1.0), (vocab.get("warn").unwrap(), 3.0)]);
-        assert!(row.windows(2).all(|w| w[0].0 < w[1].0));
+        let row = f.transform("Russia warned, warned and warned again", &v);
+        assert_eq!(row, vec![(v.get("russia").unwrap(), 1.0), (v.get("warn").unwrap(), 3.0)]);
+        let mut f = Featurizer::new(FeatureOptions { weighting: Weighting::Log, ..options(1, 1) });
+        assert_eq!(f.transform("warned warned", &v), vec![(v.get("warn").unwrap(), 1.0 + 2f64.ln())]);
     }
 
     #[test]
-    fn from_terms_rejects_unsorted() {
+    fn a_featurizer_serves_any_vocabulary() {
+        let a = vocabulary(&["kyiv", "warn"]);
+        let b = vocabulary(&["isi", "kyiv"]);
+        let mut f = Featurizer::new(options(1, 1));
+        assert_eq!(f.transform("Kyiv warned", &a), vec![(0, 1.0), (1, 1.0)]);
+        assert_eq!(f.transform("Kyiv warned", &b), vec![(1, 1.0)], "the word cache must not leak across vocabularies");
+        assert_eq!(f.transform("ISIS", &b), vec![(0, 1.0)]);
+    }
+
+    #[test]
+    fn terms_are_found_by_name_and_prefixes_are_not_terms() {
+        let v = vocabulary(&["kyiv deni", "us warn"]);
+        assert_eq!(v.get("kyiv deni"), Some(0));
+        assert_eq!(v.get("kyiv"), None, "a prefix node is not a feature");
+        assert_eq!(v.get("us warn it"), None);
+        assert_eq!(v, v.clone());
+    }
+
+    #[test]
+    fn from_terms_rejects_unsorted_and_malformed_terms() {
         assert!(Vocabulary::from_terms(vec!["b".into(), "a".into()]).is_err());
         assert!(Vocabulary::from_terms(vec!["a".into(), "a".into()]).is_err());
+        assert!(Vocabulary::from_terms(vec!["a  b".into()]).is_err());
+        assert!(Vocabulary::from_terms(vec!["".into()]).is_err());
         assert!(Vocabulary::from_terms(vec!["a".into(), "b".into()]).is_ok());
+    }
+
+    #[test]
+    fn the_word_cache_stays_bounded() {
+        let tokenizer = Tokenizer::new(false);
+        let mut cache = WordCache::default();
+        let mut out = Vec::new();
+        for i in 0..WordCache::LIMIT + 10 {
+            cache.encode(&format!("w{i}"), &tokenizer, |_| 0, &mut out);
+        }
+        assert!(cache.codes.len() <= WordCache::LIMIT);
+        assert_eq!(out.len(), WordCache::LIMIT + 10);
     }
 }

@@ -13,8 +13,10 @@ mod update;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use narrative::data::{LabelledData, ReadOptions, read_labelled};
+use indicatif::{ProgressBar, ProgressStyle};
+use narrative::data::{LabelledData, ReadOptions, ReadSummary, Row, read_labelled, read_labelled_with};
 use narrative::model::Model;
+use narrative::model::train::Trainer;
 use narrative::params::{NgramRange, TrainParams, ValidTrainParams, Weighting};
 
 /// The model path every command uses unless told otherwise.
@@ -158,22 +160,62 @@ impl EmptyDocuments {
 /// Reads labelled files, warning on stderr about what was dropped or replaced.
 pub fn read_labelled_reporting(paths: &[PathBuf], options: ReadOptions<'_>) -> anyhow::Result<LabelledData> {
     let data = read_labelled(paths, options)?;
-    if let Some((dropped, kept)) = data.duplicates.first() {
+    warn_about_reading(&data.summary);
+    Ok(data)
+}
+
+/// Streams labelled files into `trainer` (one pass, with a progress spinner on a terminal), warning about
+/// what was dropped or replaced; returns what reading saw and the number of sentences added.
+pub fn train_from_files(
+    trainer: &mut Trainer,
+    paths: &[PathBuf],
+    options: ReadOptions<'_>,
+) -> anyhow::Result<(ReadSummary, u64)> {
+    let progress = ProgressBar::new_spinner()
+        .with_style(ProgressStyle::with_template("{spinner} {pos} sentences, {elapsed}").expect("valid template"));
+    let mut added = 0u64;
+    let summary = read_labelled_with(paths, options, |row| {
+        match row {
+            Row::New { example, .. } => {
+                trainer.add(&example.text, &example.label)?;
+                added += 1;
+                if added.is_multiple_of(4096) {
+                    progress.set_position(added);
+                }
+            }
+            Row::Relabelled { example, old_label, .. } => trainer.relabel(&example.text, old_label, &example.label)?,
+        }
+        Ok(())
+    })?;
+    progress.finish_and_clear();
+    warn_about_reading(&summary);
+    Ok((summary, added))
+}
+
+fn warn_about_reading(summary: &ReadSummary) {
+    if let Some((dropped, kept)) = summary.duplicates.first() {
         eprintln!(
             "narrative: warning: {} exact duplicate sentence(s) dropped (first: {dropped} repeats {kept})",
-            data.duplicates.len()
+            summary.duplicates.len()
         );
     }
-    for o in &data.overridden {
+    for o in &summary.overridden {
         eprintln!(
             "narrative: warning: {} relabels {:?} as {:?} (was {}), --prefer-later",
             o.later, o.old_label, o.new_label, o.earlier
         );
     }
-    if let Some(first) = data.unlabelled.first() {
-        eprintln!("narrative: warning: {} row(s) with an empty label skipped (first: {first})", data.unlabelled.len());
+    if let Some(first) = summary.unlabelled.first() {
+        eprintln!(
+            "narrative: warning: {} row(s) with an empty label skipped (first: {first})",
+            summary.unlabelled.len()
+        );
     }
-    Ok(data)
+}
+
+/// Sentences per label of a model, in label order.
+pub fn label_counts(model: &Model) -> Vec<(String, usize)> {
+    model.labels().iter().cloned().zip(model.class_count().iter().map(|&n| n as usize)).collect()
 }
 
 /// Warns about labels with fewer than [`FEW_EXAMPLES`] sentences: their scores will be unreliable.

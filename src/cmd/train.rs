@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use narrative::data::ReadOptions;
-use narrative::model::{Lineage, Model};
+use narrative::model::Lineage;
+use narrative::model::train::Trainer;
 
 use super::TrainOptions;
 
@@ -51,14 +52,13 @@ pub struct TrainArgs {
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let params = args.options.params();
-    let data = super::read_labelled_reporting(
-        &args.data,
-        ReadOptions { prefer_later: args.prefer_later, ..Default::default() },
-    )?;
-    let counts = data.label_counts();
+    let mut trainer = Trainer::new(params);
+    let options = ReadOptions { prefer_later: args.prefer_later, ..Default::default() };
+    let (summary, sentences) = super::train_from_files(&mut trainer, &args.data, options)?;
+    let mut model = trainer.finish()?;
+    let counts = super::label_counts(&model);
     super::warn_small_labels(&counts);
-    let mut model = Model::train(&data.examples, &params)?;
-    model.set_lineage(Lineage { parent: None, data: data.files.clone() });
+    model.set_lineage(Lineage { parent: None, data: summary.files });
     model.save(&args.out)?;
 
     let mut out = std::io::stdout().lock();
@@ -66,7 +66,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         out,
         "trained {} from {} sentences in {} file(s) in {:.2} s",
         args.out.display(),
-        data.examples.len(),
+        sentences,
         args.data.len(),
         started.elapsed().as_secs_f64()
     )?;

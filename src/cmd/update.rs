@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use narrative::data::ReadOptions;
 use narrative::model::Lineage;
+use narrative::model::train::Trainer;
 
 /// Add labelled sentences to an existing model without retraining from scratch.
 ///
@@ -55,16 +56,20 @@ pub struct UpdateArgs {
 pub fn run(args: UpdateArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let (old, parent) = super::load_model_with_digest(&args.model)?;
-    let data = super::read_labelled_reporting(
-        &args.data,
-        ReadOptions { prefer_later: args.prefer_later, ..Default::default() },
-    )?;
-    let mut model = old.update(&data.examples)?;
+    let mut trainer = Trainer::from_model(&old);
+    let options = ReadOptions { prefer_later: args.prefer_later, ..Default::default() };
+    let (summary, sentences) = super::train_from_files(&mut trainer, &args.data, options)?;
+    if sentences == 0 {
+        anyhow::bail!(
+            "no new training sentences in {}",
+            args.data.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let mut model = trainer.finish()?;
     let mut files = old.lineage().data.clone();
-    files.extend(data.files.iter().cloned());
+    files.extend(summary.files);
     model.set_lineage(Lineage { parent: Some(parent), data: files });
-    let counts: Vec<(String, usize)> =
-        model.labels().iter().cloned().zip(model.class_count().iter().map(|&n| n as usize)).collect();
+    let counts = super::label_counts(&model);
     super::warn_small_labels(&counts);
     model.save(&args.out)?;
 
@@ -74,7 +79,7 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<()> {
         "updated {} into {} with {} new sentences in {:.2} s",
         args.model.display(),
         args.out.display(),
-        data.examples.len(),
+        sentences,
         started.elapsed().as_secs_f64()
     )?;
     writeln!(out, "options: {}", model.params())?;

@@ -1,40 +1,31 @@
-//! The naive Bayes model: training through linfa-bayes, sparse prediction from the per-label counts.
+//! The naive Bayes model: multinomial naive Bayes over sparse n-gram counts, the same model as
+//! linfa-bayes' `MultinomialNb`.
 //!
-//! linfa-bayes `MultinomialNb` is the model of record. Training feeds it dense row batches through
-//! `fit_with` and reads the fitted per-label counts back out of it (its `serde` form; the fields are
-//! private). When a corpus is too large for dense batches (rows × vocabulary above [`DENSE_FIT_LIMIT`]),
-//! the same counts are summed directly from the sparse rows; a test shows both give identical parameters.
-//!
-//! The model keeps the raw counts (updates and explanations need them) and derives the smoothed
-//! log-probabilities from them exactly as linfa-bayes does:
+//! Training ([`train::Trainer`]) streams sentences and keeps the per-label counts linfa-bayes accumulates;
+//! the smoothed log-probabilities are derived from them exactly as linfa-bayes does:
 //! `ln P(term | label) = ln(count + alpha) - ln(Σ(count + alpha))`, prior = label's sentences / all sentences.
+//! linfa-bayes itself takes only dense matrices (a million sentences by a million n-grams would be
+//! terabytes), so it is the reference the tests check counts and posteriors against, and
+//! [`Model::to_linfa`] hands a trained model to linfa code.
 //! Prediction is sparse: a sentence costs one multiply-add per label for each n-gram it contains.
 //! Posteriors are normalised with a max-subtracted log-sum-exp in f64, so they never overflow (linfa's
 //! own `predict_proba` does). Ties go to the label that sorts first.
 
 pub mod file;
+pub mod train;
 
-use linfa::ParamGuard;
-use linfa::dataset::Dataset;
-use linfa::traits::FitWith;
-use linfa_bayes::{MultinomialNb, MultinomialNbValidParams};
-use ndarray::{Array1, Array2};
+use linfa_bayes::MultinomialNb;
+use ndarray::Array1;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Example, FileDigest};
 use crate::error::{Error, Result};
 use crate::features::{Featurizer, SparseRow, Vocabulary};
 use crate::params::ValidTrainParams;
-
-/// Above this many cells (rows × vocabulary), training sums counts sparsely instead of fitting dense
-/// batches through linfa-bayes (both give the same parameters; the dense path's cost grows with the cells).
-pub const DENSE_FIT_LIMIT: usize = 400_000_000;
+use train::Trainer;
 
 /// The most training sentences a model may count (2^53: every count stays exact in f64).
 pub const MAX_SENTENCES: u64 = 1 << 53;
-
-/// Cells in one dense batch handed to linfa-bayes (rows per batch = this / vocabulary size).
-const BATCH_CELLS: usize = 1 << 22;
 
 /// A trained model: everything needed to classify, and the counts needed to update and explain.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,71 +78,35 @@ pub struct Counts {
 }
 
 impl Model {
-    /// Trains on `examples` (labels are taken from the data, sorted).
+    /// Trains on `examples` (labels are taken from the data, sorted). [`Trainer`] does the same from a
+    /// stream.
     pub fn train(examples: &[Example], params: &ValidTrainParams) -> Result<Self> {
-        let labels = distinct_labels(examples)?;
-        let mut featurizer = Featurizer::new(params.features());
-        let vocabulary = Vocabulary::fit(examples.iter().map(|e| e.text.as_str()), &mut featurizer, params.min_df());
-        if vocabulary.is_empty() {
-            return Err(Error::Invalid(format!(
-                "the training sentences give no n-gram that occurs in at least {} sentences (lower --min-df)",
-                params.min_df()
-            )));
+        let mut trainer = Trainer::new(*params);
+        for e in examples {
+            trainer.add(&e.text, &e.label)?;
         }
-        let rows: Vec<SparseRow> = examples.iter().map(|e| featurizer.transform(&e.text, &vocabulary)).collect();
-        let targets: Vec<usize> = examples
-            .iter()
-            .map(|e| labels.binary_search(&e.label).expect("label collected from these examples"))
-            .collect();
-        let counts = fit_counts(None, &rows, &targets, &labels, vocabulary.len(), params.alpha())?;
-        Self::from_counts(*params, vocabulary, labels, counts, training_hash(examples))
+        trainer.finish()
     }
 
     /// Folds new labelled sentences into this model, with the same options, in time proportional to the
     /// new data (and the vocabulary), not the old corpus.
     ///
-    /// Naive Bayes is additive: the old per-label counts seed linfa-bayes' `fit_with`, which adds the new
-    /// sentences' counts. Labels that occur only in the new data become new classes. Words unseen at first
-    /// training: an n-gram that occurs in at least `min_df` of the new sentences joins the vocabulary; its
-    /// count in the old data is taken as zero, because the old sentences are not stored. So with
-    /// `min_df = 1` the result has exactly the counts of training on old and new data together; with a
-    /// larger `min_df` it differs only in n-grams that were rarer than `min_df` in each part alone.
+    /// Naive Bayes is additive: the old per-label counts are the starting point and the new sentences'
+    /// counts are added (as linfa-bayes' `fit_with` does). Labels that occur only in the new data become
+    /// new classes. Words unseen at first training: an n-gram that occurs in at least `min_df` of the new
+    /// sentences joins the vocabulary; its count in the old data is taken as zero, because the old
+    /// sentences are not stored. So with `min_df = 1` the result has exactly the counts of training on old
+    /// and new data together; with a larger `min_df` it differs only in n-grams that were rarer than
+    /// `min_df` in each part alone.
     pub fn update(&self, examples: &[Example]) -> Result<Self> {
         if examples.is_empty() {
             return Err(Error::Invalid("no new training sentences".into()));
         }
-        let mut featurizer = self.featurizer();
-        let fresh = Vocabulary::fit(examples.iter().map(|e| e.text.as_str()), &mut featurizer, self.params.min_df());
-        let mut terms: Vec<String> = self.vocabulary.terms().iter().chain(fresh.terms()).cloned().collect();
-        terms.sort_unstable();
-        terms.dedup();
-        let vocabulary = Vocabulary::from_terms(terms).map_err(Error::Invalid)?;
-        let mut labels: Vec<String> =
-            self.labels.iter().cloned().chain(examples.iter().map(|e| e.label.clone())).collect();
-        labels.sort_unstable();
-        labels.dedup();
-
-        let mut initial = Counts {
-            class_count: vec![0; labels.len()],
-            feature_count: vec![vec![0.0; vocabulary.len()]; labels.len()],
-        };
-        for (old, label) in self.labels.iter().enumerate() {
-            let l = labels.binary_search(label).expect("old labels are kept");
-            initial.class_count[l] = self.class_count[old];
-            for (term, &count) in self.vocabulary.terms().iter().zip(&self.feature_count[old]) {
-                let j = vocabulary.get(term).expect("old terms are kept") as usize;
-                initial.feature_count[l][j] = count;
-            }
+        let mut trainer = Trainer::from_model(self);
+        for e in examples {
+            trainer.add(&e.text, &e.label)?;
         }
-        let rows: Vec<SparseRow> = examples.iter().map(|e| featurizer.transform(&e.text, &vocabulary)).collect();
-        let targets: Vec<usize> =
-            examples.iter().map(|e| labels.binary_search(&e.label).expect("label collected above")).collect();
-        let counts = fit_counts(Some(&initial), &rows, &targets, &labels, vocabulary.len(), self.params.alpha())?;
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(self.training_data.as_bytes());
-        hasher.update(training_hash(examples).as_bytes());
-        let training_data = hasher.finalize().to_hex().to_string();
-        Self::from_counts(self.params, vocabulary, labels, counts, training_data)
+        trainer.finish()
     }
 
     /// Where this model came from: its parent model and the data files that went into it.
@@ -280,7 +235,7 @@ impl Model {
 
     /// Posteriors of every label for one sentence.
     pub fn predict(&self, featurizer: &mut Featurizer, sentence: &str) -> Prediction {
-        self.predict_row(&featurizer.transform(sentence, &self.vocabulary))
+        self.predict_row(featurizer.features(sentence, &self.vocabulary))
     }
 }
 
@@ -305,77 +260,27 @@ pub fn normalise_log_posteriors(values: &mut [f64]) -> usize {
     best
 }
 
-fn distinct_labels(examples: &[Example]) -> Result<Vec<String>> {
-    let mut labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
-    labels.sort_unstable();
-    labels.dedup();
-    match labels.len() {
-        0 => Err(Error::Invalid("no training sentences".into())),
-        1 => Err(Error::Invalid(format!(
-            "all training sentences have the label {:?}: a classifier needs at least two labels",
-            labels[0]
-        ))),
-        _ => Ok(labels),
-    }
-}
-
-/// BLAKE3 of every example's text and label, in order.
-fn training_hash(examples: &[Example]) -> String {
-    let mut hasher = blake3::Hasher::new();
-    for e in examples {
-        hasher.update(e.text.as_bytes());
-        hasher.update(b"\0");
-        hasher.update(e.label.as_bytes());
-        hasher.update(b"\n");
-    }
-    hasher.finalize().to_hex().to_string()
-}
-
-/// Fits linfa-bayes `MultinomialNb` over dense batches of `rows`.
-///
-/// linfa-bayes 0.8.1 has a left-over `dbg!` in `fit_with` that dumps every histogram to stderr; stderr is
-/// silenced for the duration of each call (the CLI's stderr must stay clean).
-pub fn fit_linfa(
-    initial: Option<&Counts>,
-    rows: &[SparseRow],
-    targets: &[usize],
-    labels: &[String],
-    n_features: usize,
-    alpha: f64,
-) -> Result<MultinomialNb<f64, String>> {
-    let params: MultinomialNbValidParams<f64, String> = MultinomialNb::params().alpha(alpha).check()?;
-    let batch = (BATCH_CELLS / n_features.max(1)).max(1);
-    let mut model: Option<MultinomialNb<f64, String>> = initial.map(|c| linfa_from_counts(c, labels, alpha));
-    for (rows, targets) in rows.chunks(batch).zip(targets.chunks(batch)) {
-        let mut x = Array2::<f64>::zeros((rows.len(), n_features));
-        for (i, row) in rows.iter().enumerate() {
-            for &(j, v) in row {
-                x[[i, j as usize]] = v;
-            }
-        }
-        let y: Array1<String> = targets.iter().map(|&t| labels[t].clone()).collect();
-        let dataset = Dataset::new(x, y);
-        let _quiet = gag::Gag::stderr().ok();
-        model = Some(params.fit_with(model, &dataset)?);
-    }
-    Ok(model.expect("at least one batch: training data is never empty"))
-}
-
-/// Per-label counts from dense batches through linfa-bayes (seeded with `initial`), or summed sparsely
-/// when the batches would hold more than [`DENSE_FIT_LIMIT`] cells.
-pub fn fit_counts(
-    initial: Option<&Counts>,
-    rows: &[SparseRow],
-    targets: &[usize],
-    labels: &[String],
-    n_features: usize,
-    alpha: f64,
-) -> Result<Counts> {
-    if rows.len().saturating_mul(n_features) <= DENSE_FIT_LIMIT {
-        let nb = fit_linfa(initial, rows, targets, labels, n_features, alpha)?;
-        Ok(counts_from_linfa(&nb, labels))
-    } else {
-        Ok(sparse_counts(initial, rows, targets, labels.len(), n_features))
+impl Model {
+    /// The model as a linfa-bayes `MultinomialNb` over the same feature ids (for linfa code; its classes
+    /// are this model's labels, except labels with no sentences, which linfa cannot hold).
+    pub fn to_linfa(&self) -> MultinomialNb<f64, String> {
+        let total: u64 = self.class_count.iter().sum();
+        let class_info = (self.labels.iter().zip(&self.class_count).zip(&self.feature_count))
+            .enumerate()
+            .filter(|(_, ((_, n), _))| **n > 0)
+            .map(|(label, ((name, &n), counts))| {
+                let log_prob = (0..counts.len()).map(|feature| self.log_prob(feature, label)).collect();
+                let histogram = LinfaHistogram {
+                    class_count: n,
+                    prior: n as f64 / total as f64,
+                    feature_count: Array1::from(counts.clone()),
+                    feature_log_prob: log_prob,
+                };
+                (name.clone(), histogram)
+            })
+            .collect();
+        let value = serde_json::to_value(LinfaModel { class_info }).expect("histograms serialise");
+        serde_json::from_value(value).expect("linfa-bayes 0.8.1 serde layout")
     }
 }
 
@@ -393,141 +298,107 @@ struct LinfaHistogram {
     feature_log_prob: Array1<f64>,
 }
 
-/// A fitted linfa-bayes model holding `counts` (labels with no sentences are left out, as linfa would).
-fn linfa_from_counts(counts: &Counts, labels: &[String], alpha: f64) -> MultinomialNb<f64, String> {
-    let total: u64 = counts.class_count.iter().sum();
-    let class_info = labels
-        .iter()
-        .zip(&counts.class_count)
-        .zip(&counts.feature_count)
-        .filter(|((_, n), _)| **n > 0)
-        .map(|((label, &n), features)| {
-            let log_total = features.iter().map(|c| c + alpha).sum::<f64>().ln();
-            let histogram = LinfaHistogram {
-                class_count: n,
-                prior: n as f64 / total as f64,
-                feature_count: Array1::from(features.clone()),
-                feature_log_prob: features.iter().map(|c| (c + alpha).ln() - log_total).collect(),
-            };
-            (label.clone(), histogram)
-        })
-        .collect();
-    let value = serde_json::to_value(LinfaModel { class_info }).expect("histograms serialise");
-    serde_json::from_value(value).expect("linfa-bayes 0.8.1 serde layout")
-}
-
-/// Reads the per-label counts out of a fitted linfa-bayes model (through its serde form).
-pub fn counts_from_linfa(model: &MultinomialNb<f64, String>, labels: &[String]) -> Counts {
-    let value = serde_json::to_value(model).expect("linfa-bayes models serialise");
-    let parsed: LinfaModel = serde_json::from_value(value).expect("linfa-bayes 0.8.1 serde layout");
-    let mut class_count = Vec::with_capacity(labels.len());
-    let mut feature_count = Vec::with_capacity(labels.len());
-    for label in labels {
-        let histogram = &parsed.class_info[label];
-        class_count.push(histogram.class_count);
-        feature_count.push(histogram.feature_count.to_vec());
-    }
-    Counts { class_count, feature_count }
-}
-
-/// Sums the per-label counts straight from sparse rows (the path for corpora too large for dense batches).
-pub fn sparse_counts(
-    initial: Option<&Counts>,
-    rows: &[SparseRow],
-    targets: &[usize],
-    n_labels: usize,
-    n_features: usize,
-) -> Counts {
-    let Counts { mut class_count, mut feature_count } = initial.cloned().unwrap_or_else(|| Counts {
-        class_count: vec![0; n_labels],
-        feature_count: vec![vec![0.0; n_features]; n_labels],
-    });
-    for (row, &t) in rows.iter().zip(targets) {
-        class_count[t] += 1;
-        for &(j, v) in row {
-            feature_count[t][j as usize] += v;
-        }
-    }
-    Counts { class_count, feature_count }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::TrainParams;
+    use crate::params::{TrainParams, Weighting};
+    use linfa::dataset::Dataset;
+    use linfa::prelude::{Fit, Predict};
     use linfa_bayes::NaiveBayes;
+    use ndarray::Array2;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    fn random_rows(rng: &mut ChaCha8Rng, n: usize, features: usize) -> Vec<SparseRow> {
-        let mut rows = Vec::with_capacity(n);
-        for _ in 0..n {
-            let mut row = SparseRow::new();
-            for j in 0..features as u32 {
-                if rng.random_bool(0.3) {
-                    row.push((j, f64::from(rng.random_range(1..4u32))));
-                }
-            }
-            rows.push(row);
-        }
-        rows
+    trait ToCounts {
+        fn to_linfa_counts(&self, labels: &[String]) -> Counts;
     }
 
-    fn labels(n: usize) -> Vec<String> {
-        (0..n).map(|i| format!("label_{i}")).collect()
+    impl ToCounts for MultinomialNb<f64, String> {
+        /// The per-label counts of a fitted linfa-bayes model (through its serde form).
+        fn to_linfa_counts(&self, labels: &[String]) -> Counts {
+            let value = serde_json::to_value(self).unwrap();
+            let parsed: LinfaModel = serde_json::from_value(value).unwrap();
+            Counts {
+                class_count: labels.iter().map(|l| parsed.class_info[l].class_count).collect(),
+                feature_count: labels.iter().map(|l| parsed.class_info[l].feature_count.to_vec()).collect(),
+            }
+        }
+    }
+
+    const WORDS: [&str; 12] =
+        ["kyiv", "denied", "attack", "isis", "claimed", "warned", "us", "embassy", "moscow", "blamed", "the", "west"];
+
+    /// `n` random sentences over a small vocabulary, with random labels out of `labels`.
+    fn random_examples(rng: &mut ChaCha8Rng, n: usize, labels: usize) -> Vec<Example> {
+        (0..n)
+            .map(|_| {
+                let len = rng.random_range(1..12);
+                let words: Vec<&str> = (0..len).map(|_| WORDS[rng.random_range(0..WORDS.len())]).collect();
+                example(&words.join(" "), &format!("label_{}", rng.random_range(0..labels)))
+            })
+            .collect()
+    }
+
+    /// The dense matrix of `examples` over `model`'s vocabulary, and their labels.
+    fn dense(model: &Model, examples: &[Example]) -> (Array2<f64>, Array1<String>) {
+        let mut f = model.featurizer();
+        let mut x = Array2::<f64>::zeros((examples.len(), model.vocabulary().len()));
+        for (i, e) in examples.iter().enumerate() {
+            for &(j, v) in f.features(&e.text, model.vocabulary()) {
+                x[[i, j as usize]] = v;
+            }
+        }
+        (x, examples.iter().map(|e| e.label.clone()).collect())
+    }
+
+    /// Fits linfa-bayes on `(x, y)`, its left-over `dbg!` (every histogram to stderr) silenced.
+    fn fit_linfa(x: Array2<f64>, y: Array1<String>, alpha: f64) -> MultinomialNb<f64, String> {
+        let _quiet = gag::Gag::stderr().ok();
+        MultinomialNb::params().alpha(alpha).fit(&Dataset::new(x, y)).unwrap()
     }
 
     #[test]
-    fn sparse_counts_equal_linfa_fit_counts() {
+    fn trainer_counts_equal_linfa_fit() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let rows = random_rows(&mut rng, 300, 40);
-        let targets: Vec<usize> = (0..rows.len()).map(|_| rng.random_range(0..4)).collect();
-        let labels = labels(4);
-        let nb = fit_linfa(None, &rows, &targets, &labels, 40, 0.5).unwrap();
-        assert_eq!(counts_from_linfa(&nb, &labels), sparse_counts(None, &rows, &targets, 4, 40));
-
-        // Seeded with earlier counts (the update path), both still agree.
-        let more = random_rows(&mut rng, 120, 40);
-        let more_targets: Vec<usize> = (0..more.len()).map(|_| rng.random_range(0..4)).collect();
-        let initial = counts_from_linfa(&nb, &labels);
-        let nb = fit_linfa(Some(&initial), &more, &more_targets, &labels, 40, 0.5).unwrap();
-        let all_rows: Vec<SparseRow> = rows.iter().chain(&more).cloned().collect();
-        let all_targets: Vec<usize> = targets.iter().chain(&more_targets).copied().collect();
-        assert_eq!(counts_from_linfa(&nb, &labels), sparse_counts(None, &all_rows, &all_targets, 4, 40));
-        assert_eq!(sparse_counts(Some(&initial), &more, &more_targets, 4, 40), counts_from_linfa(&nb, &labels));
+        let examples = random_examples(&mut rng, 300, 4);
+        for weighting in [Weighting::Count, Weighting::Log] {
+            let params = TrainParams { min_df: 1, alpha: 0.5, weighting, ..TrainParams::default() }.check().unwrap();
+            let model = Model::train(&examples, &params).unwrap();
+            let (x, y) = dense(&model, &examples);
+            let reference = fit_linfa(x, y, 0.5).to_linfa_counts(model.labels());
+            assert_eq!(model.class_count(), reference.class_count);
+            for (ours, theirs) in model.feature_count().iter().zip(&reference.feature_count) {
+                for (a, b) in ours.iter().zip(theirs) {
+                    assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{weighting}: {a} vs {b}");
+                }
+            }
+        }
     }
 
     #[test]
     fn sparse_prediction_equals_linfa_joint_log_likelihood() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        let features = 30;
-        let rows = random_rows(&mut rng, 200, features);
-        let targets: Vec<usize> = (0..rows.len()).map(|_| rng.random_range(0..3)).collect();
-        let labels = labels(3);
-        let alpha = 0.7;
-        let nb = fit_linfa(None, &rows, &targets, &labels, features, alpha).unwrap();
-        let params = TrainParams { alpha, ..TrainParams::default() }.check().unwrap();
-        let vocabulary = Vocabulary::from_terms((0..features).map(|j| format!("t{j:03}")).collect()).unwrap();
-        let model =
-            Model::from_counts(params, vocabulary, labels.clone(), counts_from_linfa(&nb, &labels), String::new())
-                .unwrap();
-
-        let test_rows = random_rows(&mut rng, 50, features);
-        let mut dense = Array2::<f64>::zeros((test_rows.len(), features));
-        for (i, row) in test_rows.iter().enumerate() {
-            for &(j, v) in row {
-                dense[[i, j as usize]] = v;
-            }
-        }
-        let jll = nb.joint_log_likelihood(dense.view());
-        for (i, row) in test_rows.iter().enumerate() {
-            let mut reference: Vec<f64> = labels.iter().map(|l| jll[l][i]).collect();
+        let params = TrainParams { min_df: 1, alpha: 0.7, ..TrainParams::default() }.check().unwrap();
+        let model = Model::train(&random_examples(&mut rng, 200, 3), &params).unwrap();
+        let nb = model.to_linfa();
+        let test = random_examples(&mut rng, 50, 3);
+        let (x, _) = dense(&model, &test);
+        let jll = nb.joint_log_likelihood(x.view());
+        let mut f = model.featurizer();
+        for (i, e) in test.iter().enumerate() {
+            let mut reference: Vec<f64> = model.labels().iter().map(|l| jll[l][i]).collect();
             let reference_label = normalise_log_posteriors(&mut reference);
-            let ours = model.predict_row(row);
+            let ours = model.predict(&mut f, &e.text);
             assert_eq!(ours.label, reference_label, "row {i}");
             for (a, b) in ours.probabilities.iter().zip(&reference) {
                 assert!((a - b).abs() < 1e-12, "row {i}: {a} vs {b}");
             }
+        }
+        // linfa's own argmax agrees too.
+        let predicted = nb.predict(&x);
+        let mut f = model.featurizer();
+        for (e, label) in test.iter().zip(predicted.iter()) {
+            assert_eq!(&model.labels()[model.predict(&mut f, &e.text).label], label, "{}", e.text);
         }
     }
 

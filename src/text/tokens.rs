@@ -8,9 +8,7 @@
 //! - a number becomes the placeholder `<num>` (death tolls and dates differ between outlets and say nothing
 //!   about the narrative), except a year from 1900 to 2099, which is kept as written;
 //! - stop words (the Snowball English list) are removed only when asked, before stemming;
-//! - the rest is stemmed with rust-stemmers' English (Porter2) algorithm, through a cache.
-
-use std::collections::HashMap;
+//! - the rest is stemmed with rust-stemmers' English (Porter2) algorithm.
 
 use rust_stemmers::{Algorithm, Stemmer};
 
@@ -39,36 +37,47 @@ fn is_joiner(c: char) -> bool {
 }
 
 /// Iterates over the words of `text`, in order, with their spans.
+///
+/// Scans bytes: ASCII (nearly all news text) is classified without decoding, other characters are
+/// decoded one at a time.
 pub fn words(text: &str) -> impl Iterator<Item = Word<'_>> {
-    let mut chars = text.char_indices().peekable();
+    let bytes = text.as_bytes();
+    let char_at = move |i: usize| text[i..].chars().next();
+    let is_word_char = move |i: usize| match bytes.get(i) {
+        None => false,
+        Some(b) if b.is_ascii() => b.is_ascii_alphanumeric(),
+        Some(_) => char_at(i).is_some_and(char::is_alphanumeric),
+    };
+    let mut i = 0;
     std::iter::from_fn(move || {
-        let start = loop {
-            let (i, c) = chars.next()?;
-            if c.is_alphanumeric() {
-                break i;
-            }
-        };
-        let mut end = text.len();
-        let mut prev_digit = text[start..].starts_with(|c: char| c.is_ascii_digit());
-        while let Some(&(i, c)) = chars.peek() {
-            if c.is_alphanumeric() {
-                prev_digit = c.is_ascii_digit();
-                chars.next();
-                continue;
-            }
-            let joins = is_joiner(c) || (prev_digit && matches!(c, '.' | ','));
-            let next_ok = text[i + c.len_utf8()..]
-                .chars()
-                .next()
-                .is_some_and(|n| if matches!(c, '.' | ',') { n.is_ascii_digit() } else { n.is_alphanumeric() });
-            if joins && next_ok {
-                chars.next();
-                continue;
-            }
-            end = i;
-            break;
+        while i < bytes.len() && !is_word_char(i) {
+            i += char_at(i).map_or(1, char::len_utf8);
         }
-        Some(Word { text: &text[start..end], span: Span::new(start, end) })
+        if i >= bytes.len() {
+            return None;
+        }
+        let start = i;
+        let mut prev_digit = false;
+        while i < bytes.len() {
+            let b = bytes[i];
+            let width = if b.is_ascii() { 1 } else { char_at(i).map_or(1, char::len_utf8) };
+            if is_word_char(i) {
+                prev_digit = b.is_ascii_digit();
+                i += width;
+                continue;
+            }
+            let joins = match b {
+                b'.' | b',' => prev_digit && bytes.get(i + 1).is_some_and(u8::is_ascii_digit),
+                b'\'' | b'-' => is_word_char(i + 1),
+                _ if b.is_ascii() => false,
+                _ => char_at(i).is_some_and(is_joiner) && is_word_char(i + width),
+            };
+            if !joins {
+                break;
+            }
+            i += width;
+        }
+        Some(Word { text: &text[start..i], span: Span::new(start, i) })
     })
 }
 
@@ -88,11 +97,13 @@ pub fn normalise(word: &str) -> String {
         .collect()
 }
 
-/// Turns sentences into stems. Holds the stemmer and a stem cache, so reuse one per thread.
+/// Turns words into stems: normalisation, the optional stop-word filter and the Snowball stemmer.
+///
+/// It keeps no cache of its own: the featurizer caches whole words (raw word to feature-space id), which
+/// skips normalisation as well as stemming.
 pub struct Tokenizer {
     stemmer: Stemmer,
     stop_words: Option<Vec<&'static str>>,
-    cache: HashMap<String, String>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -105,39 +116,24 @@ impl Tokenizer {
     /// A tokenizer; with `remove_stop_words` it drops the Snowball English stop words.
     pub fn new(remove_stop_words: bool) -> Self {
         let stop_words = remove_stop_words.then(|| STOP_WORDS.lines().filter(|l| !l.is_empty()).collect());
-        Self { stemmer: Stemmer::create(Algorithm::English), stop_words, cache: HashMap::new() }
+        Self { stemmer: Stemmer::create(Algorithm::English), stop_words }
     }
 
-    /// Appends the stems of `sentence`, in order, to `out`.
-    pub fn stems_into(&mut self, sentence: &str, out: &mut Vec<String>) {
-        for word in words(sentence) {
-            let token = normalise(word.text);
-            if let Some(stop) = &self.stop_words
-                && stop.binary_search(&token.as_str()).is_ok()
-            {
-                continue;
-            }
-            out.push(self.stem(token));
+    /// The stem of one word as [`words`] yields it, or `None` for a stop word (when they are removed).
+    pub fn stem(&self, word: &str) -> Option<String> {
+        let token = normalise(word);
+        if self.stop_words.as_ref().is_some_and(|stop| stop.binary_search(&token.as_str()).is_ok()) {
+            return None;
         }
+        if token == NUMBER_TOKEN {
+            return Some(token);
+        }
+        Some(self.stemmer.stem(&token).into_owned())
     }
 
     /// The stems of `sentence`, in order.
-    pub fn stems(&mut self, sentence: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        self.stems_into(sentence, &mut out);
-        out
-    }
-
-    fn stem(&mut self, token: String) -> String {
-        if token == NUMBER_TOKEN {
-            return token;
-        }
-        if let Some(stem) = self.cache.get(&token) {
-            return stem.clone();
-        }
-        let stem = self.stemmer.stem(&token).into_owned();
-        self.cache.insert(token, stem.clone());
-        stem
+    pub fn stems(&self, sentence: &str) -> Vec<String> {
+        words(sentence).filter_map(|w| self.stem(w.text)).collect()
     }
 }
 
@@ -169,6 +165,46 @@ mod tests {
         );
     }
 
+    /// The character-by-character definition of a word, which the byte scanner must match.
+    fn reference_words(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((start, c)) = chars.next() {
+            if !c.is_alphanumeric() {
+                continue;
+            }
+            let mut end = text.len();
+            let mut prev_digit = c.is_ascii_digit();
+            while let Some(&(i, c)) = chars.peek() {
+                if c.is_alphanumeric() {
+                    prev_digit = c.is_ascii_digit();
+                    chars.next();
+                    continue;
+                }
+                let next = text[i + c.len_utf8()..].chars().next();
+                let joins = if matches!(c, '.' | ',') {
+                    prev_digit && next.is_some_and(|n| n.is_ascii_digit())
+                } else {
+                    is_joiner(c) && next.is_some_and(char::is_alphanumeric)
+                };
+                if !joins {
+                    end = i;
+                    break;
+                }
+                chars.next();
+            }
+            out.push(&text[start..end]);
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn byte_scanner_matches_the_reference(text in "[a-zA-Z0-9 .,'\u{2019}\u{2010}\u{2011}éЖ٣中\u{300}!-]{0,40}") {
+            proptest::prop_assert_eq!(raw(&text), reference_words(&text));
+        }
+    }
+
     #[test]
     fn word_spans_point_back_into_the_text() {
         let text = "«Крокус» — Kyiv’s denial, ISIS-K.";
@@ -192,7 +228,7 @@ mod tests {
 
     #[test]
     fn stems_are_snowball_english() {
-        let mut tok = Tokenizer::new(false);
+        let tok = Tokenizer::new(false);
         assert_eq!(
             tok.stems("Ukrainian officials denied involvement in the attacks"),
             ["ukrainian", "offici", "deni", "involv", "in", "the", "attack"]

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use narrative::features::{Featurizer, Vocabulary};
 use narrative::model::Model;
-use narrative::params::{FeatureOptions, NgramRange, Weighting};
+use narrative::model::train::Trainer;
+use narrative::params::{NgramRange, TrainParams, ValidTrainParams, Weighting};
 use narrative::text::sentences;
 
 /// Writes `data` to `input.<extension>` in a directory of this process (so parallel jobs never share a
@@ -18,19 +18,24 @@ pub fn input_file(extension: &str, data: &[u8]) -> PathBuf {
     path
 }
 
-/// The feature options tried on every text: the defaults, and every order up to 5 without stop words with
-/// log weighting.
-fn feature_options() -> [FeatureOptions; 2] {
-    [
-        FeatureOptions { ngrams: NgramRange::new(1, 2).expect("valid"), stop_words: true, weighting: Weighting::Count },
-        FeatureOptions { ngrams: NgramRange::new(1, 5).expect("valid"), stop_words: false, weighting: Weighting::Log },
-    ]
+/// The training options tried on every text: the defaults at min-df 1, and every order up to 5 without stop
+/// words with log weighting.
+fn train_params() -> [ValidTrainParams; 2] {
+    let defaults = TrainParams { min_df: 1, ..TrainParams::default() };
+    let longest = TrainParams {
+        ngrams: NgramRange::new(1, 5).expect("valid"),
+        stop_words: false,
+        weighting: Weighting::Log,
+        ..defaults
+    };
+    [defaults.check().expect("valid"), longest.check().expect("valid")]
 }
 
 /// Splits `text` into sentences, checks the documented span properties, and featurizes the sentences with
-/// each option set: a vocabulary fitted on them (n-grams), then every sentence's sparse row over it.
-/// Featurizers are made fresh for every text: their stem cache would otherwise carry state from one input to
-/// the next (a crash must reproduce from its input alone).
+/// each option set: a model trained on them (its vocabulary of n-grams), then every sentence's sparse row
+/// over it.
+/// Models and featurizers are made fresh for every text: their word caches would otherwise carry state from one
+/// input to the next (a crash must reproduce from its input alone).
 pub fn exercise_text(text: &str) {
     let split = sentences::split(text);
     let mut previous_end = 0;
@@ -40,11 +45,16 @@ pub fn exercise_text(text: &str) {
         assert_eq!(text.get(span.start..span.end), Some(s.text), "span {span:?} is not the sentence's text");
         previous_end = span.end;
     }
-    for options in feature_options() {
-        let mut featurizer = Featurizer::new(options);
-        let vocabulary = Vocabulary::fit(split.iter().map(|s| s.text), &mut featurizer, 1);
+    for params in train_params() {
+        let mut trainer = Trainer::new(params);
+        for (i, s) in split.iter().enumerate() {
+            trainer.add(s.text, ["a", "b"][i % 2]).expect("a few sentences are always accepted");
+        }
+        // Too few sentences, or none with a word, make no model: that is an error, not a crash.
+        let Ok(model) = trainer.finish() else { continue };
+        let (vocabulary, mut featurizer) = (model.vocabulary(), model.featurizer());
         for s in &split {
-            let row = featurizer.transform(s.text, &vocabulary);
+            let row = featurizer.transform(s.text, vocabulary);
             assert!(row.windows(2).all(|w| w[0].0 < w[1].0), "row ids not sorted and unique");
             assert!(row.iter().all(|&(id, _)| (id as usize) < vocabulary.len()), "row id outside vocabulary");
         }
