@@ -3,12 +3,14 @@
 //! both as they are).
 
 use std::io::Write;
+use std::num::NonZeroUsize;
 
-use serde::Serialize;
-
+use crate::error::Result;
+use crate::explain::{format_evidence, sentence_evidence};
 use crate::features::Featurizer;
 use crate::input::{Document, Unit};
 use crate::model::{Model, Prediction};
+use crate::parallel::{Batching, map_ordered};
 use crate::text::{Span, sentences};
 
 /// One classified sentence of a document.
@@ -16,83 +18,148 @@ use crate::text::{Span, sentences};
 pub struct Classified<'a> {
     /// Position in the document, from 1.
     pub sentence: usize,
-    /// Byte span in the document's text.
+    /// Byte span in the document's source file.
     pub span: Span,
     /// The sentence.
     pub text: &'a str,
     /// The model's posteriors.
-    pub prediction: Prediction,
+    pub prediction: &'a Prediction,
 }
 
-/// Classifies a stream of documents, numbering sentences on across the parts of a long text article
-/// (see [`Document::part`]), so a 1 GB article reads like any other.
-#[derive(Debug)]
-pub struct Classifier<'m> {
-    model: &'m Model,
-    featurizer: Featurizer,
-    unit: Unit,
-    current: Option<String>,
-    sentences_so_far: usize,
+/// A document (or one part of a long text article) with the posteriors of its sentences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifiedDoc {
+    /// The document.
+    pub doc: Document,
+    /// Every sentence: its span in `doc.text` and its posteriors, in order.
+    pub sentences: Vec<(Span, Prediction)>,
 }
 
-impl<'m> Classifier<'m> {
-    /// A classifier for `model`, reading documents as `unit`s.
-    pub fn new(model: &'m Model, unit: Unit) -> Self {
-        Self { model, featurizer: model.featurizer(), unit, current: None, sentences_so_far: 0 }
+impl ClassifiedDoc {
+    /// Classifies every sentence of `doc`: split into sentences, or, with [`Unit::Sentence`], the whole
+    /// text (trimmed) as one sentence. A document with no text has no sentences.
+    pub fn new(model: &Model, featurizer: &mut Featurizer, doc: Document, unit: Unit) -> Self {
+        let spans: Vec<Span> = match unit {
+            Unit::Article => sentences::split(&doc.text).into_iter().map(|s| s.span).collect(),
+            Unit::Sentence => {
+                let trimmed = doc.text.trim();
+                let start = doc.text.len() - doc.text.trim_start().len();
+                (!trimmed.is_empty()).then(|| Span::new(start, start + trimmed.len())).into_iter().collect()
+            }
+        };
+        let sentences =
+            spans.into_iter().map(|span| (span, model.predict(featurizer, &doc.text[span.start..span.end]))).collect();
+        Self { doc, sentences }
     }
 
-    /// Classifies one document (or one part of a long article).
-    pub fn classify<'a>(&mut self, doc: &'a Document) -> Vec<Classified<'a>> {
+    /// The sentences as rows numbered from `first`, with spans counted from the start of the source file
+    /// (`doc.offset`).
+    pub fn rows(&self, first: usize) -> impl Iterator<Item = Classified<'_>> {
+        self.sentences.iter().enumerate().map(move |(i, (span, prediction))| Classified {
+            sentence: first + i,
+            span: Span::new(span.start + self.doc.offset, span.end + self.doc.offset),
+            text: &self.doc.text[span.start..span.end],
+            prediction,
+        })
+    }
+}
+
+/// Numbers sentences across the parts of a long text article (see [`Document::part`]), so a 1 GB article
+/// reads like any other: each document's first sentence number, in input order.
+#[derive(Debug, Default)]
+pub struct Numbering {
+    current: Option<String>,
+    so_far: usize,
+}
+
+impl Numbering {
+    /// The number of the first sentence of `doc`, which has `sentences` sentences.
+    pub fn first(&mut self, doc: &Document, sentences: usize) -> usize {
         let continues = doc.part > 0 && self.current.as_deref() == Some(doc.id.as_str());
         if !continues {
             self.current = Some(doc.id.clone());
-            self.sentences_so_far = 0;
+            self.so_far = 0;
         }
-        let mut rows = classify_document(self.model, &mut self.featurizer, doc, self.unit);
-        for row in &mut rows {
-            row.sentence += self.sentences_so_far;
-        }
-        self.sentences_so_far += rows.len();
-        rows
-    }
-
-    /// The featurizer, for work on the same sentences (explanations).
-    pub fn featurizer(&mut self) -> &mut Featurizer {
-        &mut self.featurizer
+        let first = self.so_far + 1;
+        self.so_far += sentences;
+        first
     }
 }
 
-/// Classifies every sentence of `doc`: split into sentences, or, with [`Unit::Sentence`], the whole text
-/// (trimmed) as one sentence. Spans count from the start of the source file (`doc.offset`); sentences
-/// are numbered from 1 within this document. A document with no text yields nothing.
-pub fn classify_document<'a>(
+/// A batch of documents classified by one worker, its rows already rendered when asked for.
+#[derive(Debug, Default)]
+pub struct ClassifiedBatch {
+    /// The documents and their posteriors.
+    pub docs: Vec<ClassifiedDoc>,
+    /// Their rows, every sentence's number left open (see [`Rendered`]).
+    pub rendered: Rendered,
+}
+
+impl ClassifiedBatch {
+    /// The number of every document's first sentence, from `numbering` (which advances).
+    pub fn number(&self, numbering: &mut Numbering) -> Vec<usize> {
+        self.docs.iter().map(|d| numbering.first(&d.doc, d.sentences.len())).collect()
+    }
+
+    /// Writes the rendered rows, numbering each document's sentences from its entry in `firsts`.
+    pub fn write_rows(&self, firsts: &[usize], out: &mut impl Write) -> std::io::Result<()> {
+        let numbers = self.docs.iter().zip(firsts).flat_map(|(d, &first)| first..first + d.sentences.len());
+        self.rendered.write_to(numbers, out)
+    }
+}
+
+/// What the workers of [`classify_stream`] do.
+#[derive(Debug, Clone, Copy)]
+pub struct ClassifyOptions<'a> {
+    /// Article or sentence units.
+    pub unit: Unit,
+    /// Render rows in this format (none: posteriors only).
+    pub rows: Option<&'a RowFormat>,
+    /// With rows: add the evidence column with this many n-grams.
+    pub explain: Option<usize>,
+    /// Worker threads.
+    pub threads: NonZeroUsize,
+}
+
+/// Text per batch handed to a worker: large enough to make the hand-over cost nothing, small enough
+/// that the batches in flight stay a few megabytes.
+pub const BATCH_BYTES: usize = 256 << 10;
+
+/// Classifies a stream of documents on `options.threads` threads and hands each batch to `sink` in input
+/// order (so output is identical with any number of threads). Memory stays bounded: documents are read
+/// a batch at a time and at most a few batches per thread are in flight. The first error, from the
+/// documents or from `sink`, ends the run (see [`map_ordered`]).
+pub fn classify_stream<E>(
     model: &Model,
-    featurizer: &mut Featurizer,
-    doc: &'a Document,
-    unit: Unit,
-) -> Vec<Classified<'a>> {
-    let pieces: Vec<(Span, &str)> = match unit {
-        Unit::Article => sentences::split(&doc.text).into_iter().map(|s| (s.span, s.text)).collect(),
-        Unit::Sentence => {
-            let trimmed = doc.text.trim();
-            if trimmed.is_empty() {
-                Vec::new()
-            } else {
-                let start = doc.text.len() - doc.text.trim_start().len();
-                vec![(Span::new(start, start + trimmed.len()), trimmed)]
+    documents: impl Iterator<Item = Result<Document, E>>,
+    options: ClassifyOptions<'_>,
+    sink: impl FnMut(ClassifiedBatch) -> Result<(), E>,
+) -> Result<(), E> {
+    map_ordered(
+        documents,
+        options.threads,
+        Batching { weight: BATCH_BYTES, items: 4096 },
+        |doc: &Document| doc.text.len() + 64,
+        || model.featurizer(),
+        |featurizer, docs| {
+            let mut batch = ClassifiedBatch::default();
+            for doc in docs {
+                let classified = ClassifiedDoc::new(model, featurizer, doc, options.unit);
+                if let Some(format) = options.rows {
+                    for row in classified.rows(1) {
+                        let evidence = options.explain.map(|top| {
+                            let features = featurizer.features(row.text, model.vocabulary());
+                            format_evidence(&sentence_evidence(model, features, row.prediction, top))
+                        });
+                        format.render(&classified.doc.id, &row, evidence.as_deref().unwrap_or(""), &mut batch.rendered);
+                    }
+                }
+                batch.docs.push(classified);
             }
-        }
-    };
-    pieces
-        .into_iter()
-        .enumerate()
-        .map(|(i, (span, text))| Classified {
-            sentence: i + 1,
-            span: Span::new(span.start + doc.offset, span.end + doc.offset),
-            text,
-            prediction: model.predict(featurizer, text),
-        })
-        .collect()
+            batch
+        },
+        sink,
+    )
 }
 
 /// Output format of classified rows.
@@ -105,119 +172,177 @@ pub enum Format {
     Jsonl,
 }
 
-/// Writes classified rows: `doc, sentence, start, end, text, label, confidence, p_<label>...`, and an
-/// `evidence` column last when asked for.
-pub struct RowWriter<W: Write> {
+/// Probabilities are written with this many decimals (fixed, so output is byte-stable).
+pub const DECIMALS: usize = 6;
+
+/// How classified rows are written: `doc, sentence, start, end, text, label, confidence, p_<label>...`,
+/// and an `evidence` column last when asked for, as CSV (quoted as the csv crate does) or JSON Lines.
+/// Probabilities have [`DECIMALS`] decimals in both.
+#[derive(Debug, Clone)]
+pub struct RowFormat {
     format: Format,
     labels: Vec<String>,
     evidence: bool,
-    csv: Option<csv::Writer<W>>,
-    raw: Option<W>,
-    line: String,
+    /// `,"p_<label>":` for JSON Lines.
+    json_keys: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct JsonRow<'a> {
-    doc: &'a str,
-    sentence: usize,
-    start: usize,
-    end: usize,
-    text: &'a str,
-    label: &'a str,
-    confidence: f64,
-}
-
-/// Probabilities are written with this many decimals (fixed, so output is byte-stable).
-const DECIMALS: usize = 6;
-
-impl<W: Write> RowWriter<W> {
-    /// A writer for `model`'s labels, with an `evidence` column when `evidence` is set; CSV writes its
-    /// header at once.
-    pub fn new(out: W, format: Format, labels: &[String], evidence: bool) -> std::io::Result<Self> {
-        let mut writer = Self { format, labels: labels.to_vec(), evidence, csv: None, raw: None, line: String::new() };
-        match format {
-            Format::Csv => {
-                let mut csv = csv::Writer::from_writer(out);
-                let mut header: Vec<String> =
-                    ["doc", "sentence", "start", "end", "text", "label", "confidence"].map(String::from).to_vec();
-                header.extend(labels.iter().map(|l| format!("p_{l}")));
-                if evidence {
-                    header.push("evidence".into());
-                }
-                csv.write_record(&header).map_err(std::io::Error::from)?;
-                writer.csv = Some(csv);
-            }
-            Format::Jsonl => writer.raw = Some(out),
-        }
-        Ok(writer)
+impl RowFormat {
+    /// Rows for `labels` (the model's), with an `evidence` column when `evidence` is set.
+    pub fn new(format: Format, labels: &[String], evidence: bool) -> Self {
+        let json_keys = labels
+            .iter()
+            .map(|l| format!(",{}:", serde_json::to_string(&format!("p_{l}")).expect("strings serialise")))
+            .collect();
+        Self { format, labels: labels.to_vec(), evidence, json_keys }
     }
 
-    /// Writes one row; `evidence` fills the evidence column (when the writer has one).
-    pub fn write(&mut self, doc: &str, row: &Classified<'_>, evidence: &str) -> std::io::Result<()> {
-        let p = &row.prediction;
+    /// The header: the CSV column names line, nothing for JSON Lines.
+    pub fn header(&self) -> Vec<u8> {
+        if self.format == Format::Jsonl {
+            return Vec::new();
+        }
+        let mut columns: Vec<String> =
+            ["doc", "sentence", "start", "end", "text", "label", "confidence"].map(String::from).to_vec();
+        columns.extend(self.labels.iter().map(|l| format!("p_{l}")));
+        if self.evidence {
+            columns.push("evidence".into());
+        }
+        let mut line = Vec::new();
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                line.push(b',');
+            }
+            push_csv_field(&mut line, column);
+        }
+        line.push(b'\n');
+        line
+    }
+
+    /// Appends one row to `out`, its sentence number left open; `evidence` fills the evidence column
+    /// (when there is one).
+    pub fn render(&self, doc: &str, row: &Classified<'_>, evidence: &str, out: &mut Rendered) {
+        let p = row.prediction;
         let label = self.labels[p.label].as_str();
+        let bytes = &mut out.bytes;
+        let mut int = itoa::Buffer::new();
         match self.format {
             Format::Csv => {
-                let csv = self.csv.as_mut().expect("csv writer for csv format");
-                let mut record: Vec<String> = vec![
-                    doc.to_owned(),
-                    row.sentence.to_string(),
-                    row.span.start.to_string(),
-                    row.span.end.to_string(),
-                    row.text.to_owned(),
-                    label.to_owned(),
-                    format!("{:.DECIMALS$}", p.confidence()),
-                ];
-                record.extend(p.probabilities.iter().map(|v| format!("{v:.DECIMALS$}")));
-                if self.evidence {
-                    record.push(evidence.to_owned());
+                push_csv_field(bytes, doc);
+                bytes.push(b',');
+                out.slots.push(bytes.len());
+                for n in [row.span.start, row.span.end] {
+                    bytes.push(b',');
+                    bytes.extend_from_slice(int.format(n).as_bytes());
                 }
-                csv.write_record(&record).map_err(std::io::Error::from)
+                bytes.push(b',');
+                push_csv_field(bytes, row.text);
+                bytes.push(b',');
+                push_csv_field(bytes, label);
+                for v in std::iter::once(p.confidence()).chain(p.probabilities.iter().copied()) {
+                    bytes.push(b',');
+                    push_fixed(bytes, v);
+                }
+                if self.evidence {
+                    bytes.push(b',');
+                    push_csv_field(bytes, evidence);
+                }
             }
             Format::Jsonl => {
-                let out = self.raw.as_mut().expect("raw writer for jsonl format");
-                let head = JsonRow {
-                    doc,
-                    sentence: row.sentence,
-                    start: row.span.start,
-                    end: row.span.end,
-                    text: row.text,
-                    label,
-                    confidence: round(p.confidence()),
-                };
-                self.line.clear();
-                let object = serde_json::to_string(&head).map_err(std::io::Error::from)?;
-                self.line.push_str(&object[..object.len() - 1]);
-                for (l, v) in self.labels.iter().zip(&p.probabilities) {
-                    let key = serde_json::to_string(&format!("p_{l}")).map_err(std::io::Error::from)?;
-                    let value = serde_json::to_string(&round(*v)).map_err(std::io::Error::from)?;
-                    self.line.push_str(&format!(",{key}:{value}"));
+                bytes.extend_from_slice(b"{\"doc\":");
+                push_json_string(bytes, doc);
+                bytes.extend_from_slice(b",\"sentence\":");
+                out.slots.push(bytes.len());
+                bytes.extend_from_slice(b",\"start\":");
+                bytes.extend_from_slice(int.format(row.span.start).as_bytes());
+                bytes.extend_from_slice(b",\"end\":");
+                bytes.extend_from_slice(int.format(row.span.end).as_bytes());
+                bytes.extend_from_slice(b",\"text\":");
+                push_json_string(bytes, row.text);
+                bytes.extend_from_slice(b",\"label\":");
+                push_json_string(bytes, label);
+                bytes.extend_from_slice(b",\"confidence\":");
+                push_fixed(bytes, p.confidence());
+                for (key, &v) in self.json_keys.iter().zip(&p.probabilities) {
+                    bytes.extend_from_slice(key.as_bytes());
+                    push_fixed(bytes, v);
                 }
                 if self.evidence {
-                    let value = serde_json::to_string(evidence).map_err(std::io::Error::from)?;
-                    self.line.push_str(&format!(",\"evidence\":{value}"));
+                    bytes.extend_from_slice(b",\"evidence\":");
+                    push_json_string(bytes, evidence);
                 }
-                self.line.push_str("}\n");
-                out.write_all(self.line.as_bytes())
+                bytes.push(b'}');
             }
         }
-    }
-
-    /// Flushes and returns the underlying writer.
-    pub fn into_inner(self) -> std::io::Result<W> {
-        match (self.csv, self.raw) {
-            (Some(csv), _) => csv.into_inner().map_err(|e| e.into_error()),
-            (None, Some(mut raw)) => {
-                raw.flush()?;
-                Ok(raw)
-            }
-            (None, None) => unreachable!("a writer always holds one output"),
-        }
+        bytes.push(b'\n');
     }
 }
 
-fn round(v: f64) -> f64 {
-    format!("{v:.DECIMALS$}").parse().expect("formatted float parses")
+/// Rows rendered except for their sentence numbers, which only the writer, reading documents in order,
+/// can know (a long article's later parts continue its numbering): `slots` holds where each row's number
+/// goes.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    bytes: Vec<u8>,
+    slots: Vec<usize>,
+}
+
+impl Rendered {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Writes the rows, filling in their sentence numbers from `numbers` (one per row, in order).
+    pub fn write_to(&self, mut numbers: impl Iterator<Item = usize>, out: &mut impl Write) -> std::io::Result<()> {
+        let mut int = itoa::Buffer::new();
+        let mut written = 0;
+        for &slot in &self.slots {
+            out.write_all(&self.bytes[written..slot])?;
+            out.write_all(int.format(numbers.next().expect("a number for every row")).as_bytes())?;
+            written = slot;
+        }
+        out.write_all(&self.bytes[written..])
+    }
+}
+
+/// Appends `field` as a CSV field, quoted (with `"` doubled) when it holds a comma, a quote or a line
+/// break: the csv crate's `QuoteStyle::Necessary`.
+fn push_csv_field(out: &mut Vec<u8>, field: &str) {
+    if !field.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.extend_from_slice(field.as_bytes());
+        return;
+    }
+    out.push(b'"');
+    for (i, piece) in field.split('"').enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"\"\"");
+        }
+        out.extend_from_slice(piece.as_bytes());
+    }
+    out.push(b'"');
+}
+
+/// Appends `text` as a JSON string.
+fn push_json_string(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
+}
+
+/// Appends a probability (in `[0, 1]`) with [`DECIMALS`] decimals, rounded half away from zero.
+fn push_fixed(out: &mut Vec<u8>, value: f64) {
+    const SCALE: u64 = 10u64.pow(DECIMALS as u32);
+    let scaled = (value * SCALE as f64).round() as u64;
+    let mut int = itoa::Buffer::new();
+    out.extend_from_slice(int.format(scaled / SCALE).as_bytes());
+    out.push(b'.');
+    let fraction = int.format(scaled % SCALE);
+    out.extend(std::iter::repeat_n(b'0', DECIMALS - fraction.len()));
+    out.extend_from_slice(fraction.as_bytes());
 }
 
 #[cfg(test)]
@@ -248,50 +373,132 @@ mod tests {
         let m = model();
         let mut f = m.featurizer();
         let d = doc("  Kyiv denied it. Islamic State claimed it.  ");
-        let rows = classify_document(&m, &mut f, &d, Unit::Article);
+        let classified = ClassifiedDoc::new(&m, &mut f, d.clone(), Unit::Article);
+        let rows: Vec<Classified<'_>> = classified.rows(1).collect();
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[1].sentence, rows[1].text), (2, "Islamic State claimed it."));
         assert_eq!(&d.text[rows[1].span.start..rows[1].span.end], rows[1].text);
-        let rows = classify_document(&m, &mut f, &d, Unit::Sentence);
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].text, "Kyiv denied it. Islamic State claimed it.");
-        assert!(classify_document(&m, &mut f, &doc("   "), Unit::Sentence).is_empty());
+        let classified = ClassifiedDoc::new(&m, &mut f, d, Unit::Sentence);
+        assert_eq!(
+            classified.rows(1).map(|r| r.text).collect::<Vec<_>>(),
+            ["Kyiv denied it. Islamic State claimed it."]
+        );
+        assert!(ClassifiedDoc::new(&m, &mut f, doc("   "), Unit::Sentence).sentences.is_empty());
     }
 
     #[test]
     fn parts_of_one_article_continue_numbering_and_offsets() {
         let m = model();
-        let mut c = Classifier::new(&m, Unit::Article);
+        let mut f = m.featurizer();
+        let mut numbering = Numbering::default();
         let first = Document { id: "a.txt".into(), text: "One. Two.\n\n".into(), ..Document::default() };
         let second = Document { id: "a.txt".into(), text: "Three.".into(), offset: 11, part: 1, ..Document::default() };
         let other = Document { id: "b.txt".into(), text: "Four.".into(), ..Document::default() };
-        assert_eq!(c.classify(&first).len(), 2);
-        let rows = c.classify(&second);
+        assert_eq!(numbering.first(&first, 2), 1);
+        let second = ClassifiedDoc::new(&m, &mut f, second, Unit::Article);
+        let rows: Vec<Classified<'_>> = second.rows(numbering.first(&second.doc, 1)).collect();
         assert_eq!((rows[0].sentence, rows[0].span), (3, Span::new(11, 17)));
-        assert_eq!(c.classify(&other)[0].sentence, 1);
+        assert_eq!(numbering.first(&other, 1), 1);
+    }
+
+    fn rendered(format: Format, evidence: bool, text: &str) -> String {
+        let m = model();
+        let mut f = m.featurizer();
+        let rows = RowFormat::new(format, m.labels(), evidence);
+        let classified = ClassifiedDoc::new(&m, &mut f, doc(text), Unit::Article);
+        let mut out = Rendered::default();
+        for row in classified.rows(1) {
+            rows.render("a.txt", &row, "kyiv (+1.00)", &mut out);
+        }
+        let mut bytes = rows.header();
+        out.write_to(7.., &mut bytes).unwrap();
+        String::from_utf8(bytes).unwrap()
     }
 
     #[test]
     fn csv_and_jsonl_rows_carry_every_label() {
-        let m = model();
-        let mut f = m.featurizer();
-        let d = doc("Moscow blamed Kyiv, \"again\".");
-        let rows = classify_document(&m, &mut f, &d, Unit::Article);
-        let mut csv = RowWriter::new(Vec::new(), Format::Csv, m.labels(), false).unwrap();
-        csv.write("a.txt", &rows[0], "").unwrap();
-        let text = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+        let text = rendered(Format::Csv, false, "Moscow blamed Kyiv, \"again\".");
         let mut lines = text.lines();
         assert_eq!(lines.next().unwrap(), "doc,sentence,start,end,text,label,confidence,p_blame,p_isis,p_neutral");
-        assert!(lines.next().unwrap().starts_with("a.txt,1,0,28,\"Moscow blamed Kyiv, \"\"again\"\".\",blame,"));
+        let row = lines.next().unwrap();
+        assert!(row.starts_with("a.txt,7,0,28,\"Moscow blamed Kyiv, \"\"again\"\".\",blame,"), "{row}");
+        let record = csv::Reader::from_reader(text.as_bytes()).records().next().unwrap().unwrap();
+        assert_eq!(&record[4], "Moscow blamed Kyiv, \"again\".");
+        let sum: f64 = (7..10).map(|i| record[i].parse::<f64>().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-5);
 
-        let mut jsonl = RowWriter::new(Vec::new(), Format::Jsonl, m.labels(), true).unwrap();
-        jsonl.write("a.txt", &rows[0], "kyiv (+1.00)").unwrap();
-        let line = String::from_utf8(jsonl.into_inner().unwrap()).unwrap();
+        let line = rendered(Format::Jsonl, true, "Moscow blamed Kyiv, \"again\".");
         let value: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(value["sentence"], 7);
         assert_eq!(value["label"], "blame");
         assert_eq!(value["evidence"], "kyiv (+1.00)");
         assert_eq!(value["text"], "Moscow blamed Kyiv, \"again\".");
         let sum: f64 = ["p_blame", "p_isis", "p_neutral"].iter().map(|k| value[k].as_f64().unwrap()).sum();
         assert!((sum - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn probabilities_have_fixed_decimals() {
+        let fixed = |v: f64| {
+            let mut out = Vec::new();
+            push_fixed(&mut out, v);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(fixed(0.0), "0.000000");
+        assert_eq!(fixed(1.0), "1.000000");
+        assert_eq!(fixed(0.1234565), "0.123457");
+        assert_eq!(fixed(0.9999996), "1.000000");
+        assert_eq!(fixed(2e-7), "0.000000");
+        assert_eq!(fixed(0.5), format!("{:.6}", 0.5));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn csv_fields_are_quoted_as_the_csv_crate_does(doc in "[a-z,\"]{1,8}", text in "[ a-z,.\"\n\r']{1,30}") {
+            let mut ours = Vec::new();
+            push_csv_field(&mut ours, &doc);
+            ours.push(b',');
+            push_csv_field(&mut ours, &text);
+            ours.push(b'\n');
+            let mut theirs = csv::Writer::from_writer(Vec::new());
+            theirs.write_record([&doc, &text]).unwrap();
+            proptest::prop_assert_eq!(ours, theirs.into_inner().unwrap());
+        }
+    }
+
+    #[test]
+    fn any_number_of_threads_writes_the_same_bytes() {
+        let m = model();
+        let rows = RowFormat::new(Format::Csv, m.labels(), true);
+        let docs: Vec<Document> = (0..3000)
+            .map(|i| Document {
+                id: format!("doc{}", i / 3),
+                text: format!("Kyiv denied it {i}. Islamic State claimed the attack. "),
+                part: i % 3,
+                offset: i % 3 * 60,
+                ..Document::default()
+            })
+            .collect();
+        let run = |threads: usize| {
+            let mut out = rows.header();
+            let mut numbering = Numbering::default();
+            let options = ClassifyOptions {
+                unit: Unit::Article,
+                rows: Some(&rows),
+                explain: Some(2),
+                threads: NonZeroUsize::new(threads).unwrap(),
+            };
+            classify_stream(&m, docs.iter().cloned().map(Ok), options, |batch| {
+                batch.write_rows(&batch.number(&mut numbering), &mut out)
+            })
+            .unwrap();
+            out
+        };
+        let one = run(1);
+        assert_eq!(String::from_utf8_lossy(&one).lines().count(), 6001);
+        assert!(String::from_utf8_lossy(&one).contains("\ndoc0,5,120,"), "parts continue numbering");
+        for threads in [2, 3] {
+            assert!(one == run(threads), "{threads} threads");
+        }
     }
 }

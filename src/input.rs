@@ -36,6 +36,9 @@ pub enum InputFormat {
     Csv,
     /// One JSON object per line with a `text` field.
     Jsonl,
+    /// Plain text, one document per line (blank lines skipped), as fastText and most corpora ship
+    /// sentences; a line's id is `FILE:LINE`.
+    Lines,
 }
 
 /// One document to classify.
@@ -188,6 +191,7 @@ enum Source {
     Text(TextSource),
     Csv { path: PathBuf, reader: csv::Reader<Box<dyn Read>>, text: usize, headers: Vec<String> },
     Jsonl { path: PathBuf, lines: std::io::Lines<BufReader<Box<dyn Read>>>, line: u64 },
+    Lines { path: PathBuf, name: String, reader: BufReader<Box<dyn Read>>, line: u64, offset: usize },
 }
 
 /// Streams the documents of every input in order; a directory yields its `.txt` files sorted by name.
@@ -242,6 +246,7 @@ impl Documents {
                     }
                 }
             }
+            Source::Lines { path, name, reader, line, offset } => next_line(reader, path, name, line, offset),
             Source::Jsonl { path, lines, line } => loop {
                 *line += 1;
                 match lines.next() {
@@ -282,6 +287,12 @@ impl Documents {
             }),
             InputFormat::Jsonl => open(&path).map(|r| {
                 self.current = Some(Source::Jsonl { path, lines: BufReader::new(r).lines(), line: 0 });
+                None
+            }),
+            InputFormat::Lines => open(&path).map(|r| {
+                let name = path.display().to_string();
+                let reader = BufReader::with_capacity(1 << 16, r);
+                self.current = Some(Source::Lines { path, name, reader, line: 0, offset: 0 });
                 None
             }),
         })
@@ -331,6 +342,40 @@ fn finish_row(mut doc: Document, path: &Path, line: u64) -> Document {
     doc.id = doc.meta.remove("id").filter(|s| !s.is_empty()).unwrap_or_else(|| format!("{}:{line}", path.display()));
     doc.title = doc.meta.remove("title").filter(|s| !s.is_empty());
     doc
+}
+
+/// The next non-blank line of a one-document-per-line file, as a document named `FILE:LINE`; `line` and
+/// `offset` (bytes before the line) advance.
+fn next_line(
+    reader: &mut impl BufRead,
+    path: &Path,
+    name: &str,
+    line: &mut u64,
+    offset: &mut usize,
+) -> Option<Result<Document>> {
+    loop {
+        let mut bytes = Vec::new();
+        let start = *offset;
+        match reader.read_until(b'\n', &mut bytes) {
+            Ok(0) => return None,
+            Ok(n) => (*line, *offset) = (*line + 1, start + n),
+            Err(e) => return Some(Err(Error::io(path, e))),
+        }
+        while bytes.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+            bytes.pop();
+        }
+        let bom = if *line == 1 && bytes.starts_with(b"\xef\xbb\xbf") { 3 } else { 0 };
+        bytes.drain(..bom);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let text = match decode_text(bytes, path, start + bom) {
+            Ok(text) => text,
+            Err(Error::Data { path, message, .. }) => return Some(Err(Error::Data { path, line: *line, message })),
+            Err(e) => return Some(Err(e)),
+        };
+        return Some(Ok(Document { id: format!("{name}:{line}"), text, ..Document::default() }));
+    }
 }
 
 fn jsonl_io_error(path: &Path, line: u64, e: std::io::Error) -> Error {
@@ -452,6 +497,23 @@ mod tests {
         let mut it = Documents::new(&[empty.path().to_owned()], InputFormat::Auto);
         assert!(it.next().unwrap().unwrap_err().to_string().contains("no .txt articles"));
         assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn line_files_give_a_document_per_non_blank_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.txt");
+        std::fs::write(&p, "First sentence.\r\n\n  \nSecond one.\nlast without newline").unwrap();
+        let docs: Vec<Document> =
+            Documents::new(std::slice::from_ref(&p), InputFormat::Lines).collect::<Result<_>>().unwrap();
+        let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
+        let name = p.display();
+        assert_eq!(ids, [format!("{name}:1"), format!("{name}:4"), format!("{name}:5")]);
+        assert_eq!(docs[0].text, "First sentence.");
+        assert_eq!(docs[2].text, "last without newline");
+        std::fs::write(&p, b"fine\nbad \xff here\n").unwrap();
+        let err = Documents::new(std::slice::from_ref(&p), InputFormat::Lines).find_map(Result::err).unwrap();
+        assert!(err.to_string().ends_with("s.txt:2: invalid UTF-8 at byte 9"), "{err}");
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub mod features;
 pub mod input;
 pub mod io;
 pub mod model;
+pub mod parallel;
 pub mod params;
 pub mod report;
 pub mod suggest;

@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
+use std::io::Write;
+
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use narrative::classify::{Classifier, Format, RowWriter};
-use narrative::explain::{format_evidence, sentence_evidence};
+use narrative::classify::{ClassifyOptions, Format, Numbering, RowFormat, classify_stream};
 use narrative::input::{Documents, InputFormat, Unit};
 use narrative::io::Sink;
 
@@ -26,6 +27,7 @@ use narrative::io::Sink;
 ///   narrative classify seeds/
 ///   narrative classify --format jsonl articles.csv -o tagged.jsonl
 ///   narrative classify --unit sentence sentences.csv
+///   narrative classify --input-format lines --unit sentence --threads 2 sentences.txt -o tagged.csv
 ///   cat article.txt | narrative classify -
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
@@ -72,42 +74,39 @@ pub struct ClassifyArgs {
     /// Example: -o tagged.csv
     #[arg(long, short, value_name = "PATH", default_value = "-")]
     output: PathBuf,
+
+    #[command(flatten)]
+    threads: super::ThreadsArg,
 }
 
 /// Runs `classify`.
 pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
     let model = super::load_model(&args.model)?;
-    let mut classifier = Classifier::new(&model, args.unit);
-    let sink = Sink::create(&args.output)?;
-    let mut writer = RowWriter::new(sink, args.format, model.labels(), args.explain.is_some())?;
+    let rows = RowFormat::new(args.format, model.labels(), args.explain.is_some());
+    let output = super::output_name(&args.output);
+    let cannot_write = || format!("{output}: cannot write");
+    let mut sink = Sink::create(&args.output)?;
+    sink.write_all(&rows.header()).with_context(cannot_write)?;
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {pos} documents, {msg} sentences, {elapsed}").expect("valid template"),
     );
-    let mut sentences = 0usize;
-    let mut empty = super::EmptyDocuments::default();
-    let output = super::output_name(&args.output);
-    for doc in Documents::new(&args.inputs, args.input_format) {
-        let doc = doc?;
-        let rows = classifier.classify(&doc);
-        if doc.part == 0 {
-            empty.note(&doc.id, rows.len());
+    let (mut sentences, mut numbering, mut empty) = (0usize, Numbering::default(), super::EmptyDocuments::default());
+    let options =
+        ClassifyOptions { unit: args.unit, rows: Some(&rows), explain: args.explain, threads: args.threads.get() };
+    let documents = Documents::new(&args.inputs, args.input_format).map(|d| d.map_err(anyhow::Error::from));
+    classify_stream(&model, documents, options, |batch| {
+        batch.write_rows(&batch.number(&mut numbering), &mut sink).with_context(cannot_write)?;
+        for d in batch.docs.iter().filter(|d| d.doc.part == 0) {
+            empty.note(&d.doc.id, d.sentences.len());
         }
-        for row in rows {
-            let evidence = match args.explain {
-                Some(top) => {
-                    let features = classifier.featurizer().transform(row.text, model.vocabulary());
-                    format_evidence(&sentence_evidence(&model, &features, &row.prediction, top))
-                }
-                None => String::new(),
-            };
-            writer.write(&doc.id, &row, &evidence).with_context(|| format!("{output}: cannot write"))?;
-            sentences += 1;
-        }
-        progress.inc(1);
+        sentences += batch.rendered.len();
+        progress.inc(batch.docs.len() as u64);
         progress.set_message(sentences.to_string());
-    }
+        Ok(())
+    })?;
     progress.finish_and_clear();
     empty.warn();
-    writer.into_inner().with_context(|| format!("{output}: cannot write"))?.finish()?;
+    sink.flush().with_context(cannot_write)?;
+    sink.finish()?;
     Ok(())
 }

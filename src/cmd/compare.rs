@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use narrative::classify::Classifier;
+use narrative::classify::{ClassifiedDoc, Numbering};
 use narrative::compare::LabelChanges;
 use narrative::data::ReadOptions;
 use narrative::eval::{Metrics, evaluate};
@@ -78,14 +78,15 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
 
     let mut changes = LabelChanges::new(args.examples);
     if !args.inputs.is_empty() {
-        let (mut before_model, mut after_model) = (Classifier::new(&old, args.unit), Classifier::new(&new, args.unit));
+        let (mut old_features, mut new_features) = (old.featurizer(), new.featurizer());
+        let mut numbering = Numbering::default();
         for doc in Documents::new(&args.inputs, args.input_format) {
-            let doc = doc?;
-            let before = before_model.classify(&doc);
-            let after = after_model.classify(&doc);
-            for (b, a) in before.iter().zip(&after) {
+            let before = ClassifiedDoc::new(&old, &mut old_features, doc?, args.unit);
+            let after = ClassifiedDoc::new(&new, &mut new_features, before.doc.clone(), args.unit);
+            let first = numbering.first(&before.doc, before.sentences.len());
+            for (b, a) in before.rows(first).zip(after.rows(first)) {
                 let (from, to) = (&old.labels()[b.prediction.label], &new.labels()[a.prediction.label]);
-                changes.record(&doc.id, b.sentence, b.text, from, to);
+                changes.record(&before.doc.id, b.sentence, b.text, from, to);
             }
         }
     }

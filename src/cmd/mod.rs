@@ -125,6 +125,23 @@ impl TrainOptions {
     }
 }
 
+/// `--threads`, shared by the commands that classify.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ThreadsArg {
+    /// Worker threads [default: all cores]. The output is identical with any number.
+    ///
+    /// Example: --threads 1
+    #[arg(long, value_name = "N")]
+    threads: Option<std::num::NonZeroUsize>,
+}
+
+impl ThreadsArg {
+    /// The number of threads to use.
+    pub fn get(self) -> std::num::NonZeroUsize {
+        self.threads.unwrap_or_else(narrative::parallel::available_threads)
+    }
+}
+
 /// How an output path is named in messages (`-` is stdout).
 pub fn output_name(path: &Path) -> String {
     if path.as_os_str() == "-" { "stdout".to_owned() } else { path.display().to_string() }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use narrative::classify::{Classifier, Format, RowWriter};
+use narrative::classify::{ClassifyOptions, Format, Numbering, RowFormat, classify_stream};
 use narrative::input::{Documents, InputFormat, Unit};
 use narrative::report::{ModelSummary, Report, ReportBuilder, ReportOptions};
 
@@ -112,6 +112,9 @@ pub struct ReportArgs {
     /// Example: --input-format jsonl
     #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
     input_format: InputFormat,
+
+    #[command(flatten)]
+    threads: super::ThreadsArg,
 }
 
 /// Runs `report`.
@@ -128,36 +131,47 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         neutral_label: args.neutral_label.clone(),
     };
     let staging = args.out.as_deref().map(Staging::new).transpose()?;
+    let rows = RowFormat::new(Format::Csv, model.labels(), false);
     let mut sentences = match &staging {
         Some(s) => {
             let file = std::fs::File::create(s.dir.path().join("sentences.csv"))?;
-            Some(RowWriter::new(std::io::BufWriter::new(file), Format::Csv, model.labels(), false)?)
+            let mut file = std::io::BufWriter::new(file);
+            file.write_all(&rows.header())?;
+            Some(file)
         }
         None => None,
     };
     let mut builder = ReportBuilder::new(model.labels(), options);
-    let mut classifier = Classifier::new(&model, args.unit);
     let progress = ProgressBar::new_spinner()
         .with_style(ProgressStyle::with_template("{spinner} {pos} articles, {elapsed}").expect("valid template"));
     let mut empty = super::EmptyDocuments::default();
-    for doc in Documents::new(&args.inputs, args.input_format) {
-        let doc = doc?;
-        let rows = classifier.classify(&doc);
-        if doc.part == 0 {
-            empty.note(&doc.id, rows.len());
-        }
+    let mut numbering = Numbering::default();
+    let options = ClassifyOptions {
+        unit: args.unit,
+        rows: sentences.is_some().then_some(&rows),
+        explain: None,
+        threads: args.threads.get(),
+    };
+    let documents = Documents::new(&args.inputs, args.input_format).map(|d| d.map_err(anyhow::Error::from));
+    classify_stream(&model, documents, options, |batch| {
+        let firsts = batch.number(&mut numbering);
         if let Some(w) = sentences.as_mut() {
-            for row in &rows {
-                w.write(&doc.id, row, "")?;
-            }
+            batch.write_rows(&firsts, w).context("sentences.csv: cannot write")?;
         }
-        builder.add(&doc, &rows, meta.as_ref().and_then(|m| lookup(m, &doc.id)));
-        progress.inc(1);
-    }
+        for (d, &first) in batch.docs.iter().zip(&firsts) {
+            if d.doc.part == 0 {
+                empty.note(&d.doc.id, d.sentences.len());
+            }
+            let rows: Vec<_> = d.rows(first).collect();
+            builder.add(&d.doc, &rows, meta.as_ref().and_then(|m| lookup(m, &d.doc.id)));
+            progress.inc(1);
+        }
+        Ok(())
+    })?;
     progress.finish_and_clear();
     empty.warn();
-    if let Some(w) = sentences {
-        w.into_inner()?.flush()?;
+    if let Some(mut w) = sentences {
+        w.flush()?;
     }
     let summary = ModelSummary {
         path: args.model.display().to_string(),

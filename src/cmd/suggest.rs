@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use narrative::classify::Classifier;
+use narrative::classify::{ClassifyOptions, Numbering, classify_stream};
 use narrative::input::{Documents, InputFormat, Unit};
 use narrative::io::Sink;
 use narrative::suggest::{Suggester, Uncertainty};
@@ -65,19 +65,25 @@ pub struct SuggestArgs {
     /// Example: -o to_label.csv
     #[arg(long, short, value_name = "PATH", default_value = "-")]
     output: PathBuf,
+
+    #[command(flatten)]
+    threads: super::ThreadsArg,
 }
 
 /// Runs `suggest`.
 pub fn run(args: SuggestArgs) -> anyhow::Result<()> {
     let model = super::load_model(&args.model)?;
-    let mut classifier = Classifier::new(&model, args.unit);
     let mut suggester = Suggester::new(args.n, args.by);
-    for doc in Documents::new(&args.inputs, args.input_format) {
-        let doc = doc?;
-        for row in classifier.classify(&doc) {
-            suggester.offer(&doc.id, row.sentence, row.text, &row.prediction);
+    let mut numbering = Numbering::default();
+    let options = ClassifyOptions { unit: args.unit, rows: None, explain: None, threads: args.threads.get() };
+    classify_stream(&model, Documents::new(&args.inputs, args.input_format), options, |batch| {
+        for (d, first) in batch.docs.iter().zip(batch.number(&mut numbering)) {
+            for row in d.rows(first) {
+                suggester.offer(&d.doc.id, row.sentence, row.text, row.prediction);
+            }
         }
-    }
+        Ok(())
+    })?;
     let suggestions = suggester.finish(&mut Tokenizer::new(model.params().features().stop_words));
     let output = super::output_name(&args.output);
     let write = || -> anyhow::Result<()> {

@@ -1,0 +1,199 @@
+//! Batches of work through worker threads, with the results handed back in input order.
+//!
+//! The calling thread reads the input (readers such as stdin need not be `Send`) and consumes the results
+//! (writers need not be either); workers only compute. Batches are numbered as they are read and results
+//! are passed on strictly in that order, so the output is byte-identical whatever the number of threads.
+//! At most [`IN_FLIGHT_PER_THREAD`] batches per worker are read ahead, so memory is bounded by the batch
+//! size, never by the input size.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+
+/// Batches read ahead per worker thread.
+pub const IN_FLIGHT_PER_THREAD: usize = 4;
+
+/// How items are grouped into batches: a batch is closed once its items weigh `weight` (say, bytes of
+/// text) or it holds `items` items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// Total weight at which a batch is closed.
+    pub weight: usize,
+    /// Number of items at which a batch is closed.
+    pub items: usize,
+}
+
+/// The number of threads of this machine (what `--threads` defaults to).
+pub fn available_threads() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+}
+
+/// Runs `work` over batches of `items` on `threads` worker threads (each with its own state from `init`)
+/// and calls `sink` with every batch's result, in input order. With one thread everything runs on the
+/// calling thread.
+///
+/// An item that is an error ends the input: the batches before it are still worked and sunk, then the
+/// error is returned. An error from `sink` stops everything at once and is returned.
+pub fn map_ordered<T, S, R, E>(
+    items: impl Iterator<Item = Result<T, E>>,
+    threads: NonZeroUsize,
+    batching: Batching,
+    weight: impl Fn(&T) -> usize,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, Vec<T>) -> R + Sync,
+    mut sink: impl FnMut(R) -> Result<(), E>,
+) -> Result<(), E>
+where
+    T: Send,
+    R: Send,
+{
+    let mut reader = BatchReader { items, batching, weight, error: None, done: false };
+    if threads.get() == 1 {
+        let mut state = init();
+        while let Some(batch) = reader.next_batch() {
+            sink(work(&mut state, batch))?;
+        }
+        return reader.error.map_or(Ok(()), Err);
+    }
+    let threads = threads.get();
+    std::thread::scope(|scope| {
+        let (batches, batches_rx) = crossbeam_channel::bounded::<(usize, Vec<T>)>(threads * IN_FLIGHT_PER_THREAD);
+        let (results_tx, results) = crossbeam_channel::unbounded::<(usize, R)>();
+        for _ in 0..threads {
+            let (batches_rx, results_tx) = (batches_rx.clone(), results_tx.clone());
+            let (init, work) = (&init, &work);
+            scope.spawn(move || {
+                let mut state = init();
+                for (seq, batch) in batches_rx {
+                    if results_tx.send((seq, work(&mut state, batch))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop((batches_rx, results_tx));
+
+        let mut waiting: BTreeMap<usize, R> = BTreeMap::new();
+        let (mut sent, mut sunk) = (0usize, 0usize);
+        loop {
+            while let Some(result) = waiting.remove(&sunk) {
+                sink(result)?;
+                sunk += 1;
+            }
+            if !reader.done && sent - sunk < threads * IN_FLIGHT_PER_THREAD {
+                if let Some(batch) = reader.next_batch() {
+                    batches.send((sent, batch)).expect("workers run until the batch channel closes");
+                    sent += 1;
+                }
+                waiting.extend(results.try_iter());
+                continue;
+            }
+            if sunk == sent {
+                break;
+            }
+            let (seq, result) = results.recv().expect("a worker thread panicked");
+            waiting.insert(seq, result);
+        }
+        drop(batches);
+        reader.error.map_or(Ok(()), Err)
+    })
+}
+
+/// Cuts an item stream into batches and keeps the first error.
+struct BatchReader<I, F, E> {
+    items: I,
+    batching: Batching,
+    weight: F,
+    error: Option<E>,
+    done: bool,
+}
+
+impl<T, E, I: Iterator<Item = Result<T, E>>, F: Fn(&T) -> usize> BatchReader<I, F, E> {
+    fn next_batch(&mut self) -> Option<Vec<T>> {
+        let mut batch = Vec::new();
+        let mut weight = 0;
+        while !self.done && weight < self.batching.weight && batch.len() < self.batching.items {
+            match self.items.next() {
+                Some(Ok(item)) => {
+                    weight += (self.weight)(&item);
+                    batch.push(item);
+                }
+                Some(Err(e)) => {
+                    self.error = Some(e);
+                    self.done = true;
+                }
+                None => self.done = true,
+            }
+        }
+        (!batch.is_empty()).then_some(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(threads: usize, items: Vec<Result<u64, String>>) -> (Vec<u64>, Result<(), String>) {
+        let mut out = Vec::new();
+        let result = map_ordered(
+            items.into_iter(),
+            NonZeroUsize::new(threads).unwrap(),
+            Batching { weight: 10, items: 3 },
+            |&x| x as usize,
+            || 0u64,
+            |calls, batch| {
+                *calls += 1;
+                // Uneven work, so batches finish out of order.
+                std::thread::sleep(std::time::Duration::from_micros(batch[0] % 7 * 100));
+                batch.iter().map(|x| x * 2).collect::<Vec<_>>()
+            },
+            |doubled| {
+                out.extend(doubled);
+                Ok(())
+            },
+        );
+        (out, result)
+    }
+
+    #[test]
+    fn results_come_back_in_input_order_with_any_number_of_threads() {
+        let items: Vec<Result<u64, String>> = (0..500).map(Ok).collect();
+        let expected: Vec<u64> = (0..500).map(|x| x * 2).collect();
+        for threads in [1, 2, 3, 8] {
+            let (out, result) = run(threads, items.clone());
+            assert_eq!(result, Ok(()));
+            assert_eq!(out, expected, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn an_input_error_comes_after_everything_before_it() {
+        let mut items: Vec<Result<u64, String>> = (0..100).map(Ok).collect();
+        items.insert(50, Err("bad row".into()));
+        for threads in [1, 4] {
+            let (out, result) = run(threads, items.clone());
+            assert_eq!(result, Err("bad row".into()));
+            assert_eq!(out, (0..50).map(|x| x * 2).collect::<Vec<_>>(), "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_sink_error_stops_the_run() {
+        for threads in [1, 3] {
+            let mut calls = 0;
+            let result = map_ordered(
+                (0..10_000u64).map(Ok::<u64, String>),
+                NonZeroUsize::new(threads).unwrap(),
+                Batching { weight: usize::MAX, items: 10 },
+                |_| 1,
+                || (),
+                |(), batch| batch.len(),
+                |_| {
+                    calls += 1;
+                    if calls == 3 { Err("disk full".to_owned()) } else { Ok(()) }
+                },
+            );
+            assert_eq!(result, Err("disk full".into()));
+            assert_eq!(calls, 3);
+        }
+    }
+}
