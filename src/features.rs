@@ -81,12 +81,12 @@ impl GramTrie {
 
     /// The node of `parent` extended by `stem`, added if new.
     pub fn intern_child(&mut self, parent: u32, stem: u32) -> u32 {
-        if let Some(&node) = self.children.get(&edge(parent, stem)) {
-            return node;
-        }
-        let node = self.new_node();
-        self.children.insert(edge(parent, stem), node);
-        node
+        let nodes = &mut self.nodes;
+        *self.children.entry(edge(parent, stem)).or_insert_with(|| {
+            assert!((*nodes as usize) < MAX_NODES, "an n-gram trie holds at most {MAX_NODES} nodes");
+            *nodes += 1;
+            *nodes - 1
+        })
     }
 
     /// The node of an n-gram given by its stems, adding what is missing.
