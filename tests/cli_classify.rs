@@ -175,3 +175,52 @@ fn classify_uses_the_model_given() {
     let (header, _) = parse_csv(&run_in(dir.path(), &["classify", "--model", "small.model", &data]).ok());
     assert_eq!(header[7..], ["p_isis_attribution", "p_neutral", "p_ukraine_west_blame"]);
 }
+
+#[test]
+fn every_thread_count_writes_the_same_bytes_in_input_order() {
+    // Enough text for many batches, and a long article that arrives in several parts.
+    let dir = tempfile::tempdir().unwrap();
+    let seeds: Vec<String> = std::fs::read_dir(root().join("seeds"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let long = seeds.join("\n\n").repeat(1 + (9 << 20) / seeds.iter().map(String::len).sum::<usize>());
+    let long = write(dir.path(), "long.txt", long);
+    let mut rows = String::from("id,text\n");
+    for i in 0..3000 {
+        let text: String = seeds[i % seeds.len()].chars().skip(i % 50).take(400).collect();
+        rows.push_str(&format!("r{i},\"{}\"\n", text.replace('"', "\"\"")));
+    }
+    let csv = write(dir.path(), "rows.csv", rows);
+    let outputs: Vec<String> = ["1", "2", "3"]
+        .iter()
+        .map(|threads| run(&["classify", "--threads", threads, &csv, &long, "seeds/"]).ok())
+        .collect();
+    assert!(outputs[0] == outputs[1] && outputs[0] == outputs[2], "output depends on --threads");
+    let (_, rows) = parse_csv(&outputs[0]);
+    let first_long = rows.iter().position(|r| r[0] == long).unwrap();
+    let numbers: Vec<usize> =
+        rows[first_long..].iter().take_while(|r| r[0] == long).map(|r| r[1].parse().unwrap()).collect();
+    assert!(numbers.len() > 10_000, "the long article has many sentences");
+    assert!(numbers.iter().enumerate().all(|(i, &n)| n == i + 1), "one numbering across the article's parts");
+    assert_eq!(rows[0][0], "r0");
+    assert!(run(&["classify", "--threads", "0", &csv]).fails(2).contains("--threads"));
+}
+
+#[test]
+fn line_files_are_one_sentence_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = write(
+        dir.path(),
+        "sentences.txt",
+        "Islamic State claimed responsibility for the attack.\n\nKyiv denied any involvement in the attack.\n",
+    );
+    let out = run(&["classify", "--input-format", "lines", "--unit", "sentence", &lines]).ok();
+    let (_, rows) = parse_csv(&out);
+    let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids, [format!("{lines}:1"), format!("{lines}:3")]);
+    assert_eq!(rows[1][4], "Kyiv denied any involvement in the attack.");
+    assert_eq!((rows[0][5].as_str(), rows[1][5].as_str()), ("isis_attribution", "ukraine_west_blame"));
+}
