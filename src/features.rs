@@ -17,8 +17,8 @@ use crate::text::tokens::{Tokenizer, words};
 /// A sparse feature row: `(feature id, value)` pairs sorted by id, each id once.
 pub type SparseRow = Vec<(u32, f64)>;
 
-/// No feature (an n-gram node that is only a prefix of longer n-grams).
-const NO_FEATURE: u32 = u32::MAX;
+/// No parent: the node is a stem.
+const NO_PARENT: u32 = u32::MAX;
 
 /// Word code of a stop word: dropped before n-grams are formed, so its neighbours become adjacent.
 pub const STOP_WORD: u32 = u32::MAX;
@@ -29,11 +29,88 @@ pub const UNKNOWN_STEM: u32 = u32::MAX - 1;
 /// The most nodes a trie can hold (ids above are the word codes).
 pub const MAX_NODES: usize = (u32::MAX - 1) as usize;
 
+/// A map from strings to small `Copy` values that is fast for short strings: a key of at most 15 bytes
+/// (nearly every word and stem) is packed into one `u128`, so a lookup hashes and compares two machine
+/// words instead of a string; longer keys go to an ordinary map.
+#[derive(Debug, Clone)]
+pub struct StrMap<V> {
+    short: FxHashMap<u128, V>,
+    long: FxHashMap<Box<str>, V>,
+}
+
+impl<V> Default for StrMap<V> {
+    fn default() -> Self {
+        Self { short: FxHashMap::default(), long: FxHashMap::default() }
+    }
+}
+
+/// A string of at most 15 bytes as a `u128`: its bytes, then its length in the last byte (so no two
+/// strings share a key).
+fn short_key(key: &str) -> Option<u128> {
+    let bytes = key.as_bytes();
+    if bytes.len() > 15 {
+        return None;
+    }
+    let mut packed = [0u8; 16];
+    packed[..bytes.len()].copy_from_slice(bytes);
+    packed[15] = bytes.len() as u8;
+    Some(u128::from_le_bytes(packed))
+}
+
+impl<V: Copy> StrMap<V> {
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<V> {
+        match short_key(key) {
+            Some(short) => self.short.get(&short).copied(),
+            None => self.long.get(key).copied(),
+        }
+    }
+
+    /// Sets the value of `key`.
+    pub fn insert(&mut self, key: &str, value: V) {
+        match short_key(key) {
+            Some(short) => self.short.insert(short, value),
+            None => self.long.insert(key.into(), value),
+        };
+    }
+
+    /// Makes room for `additional` more keys (as short keys, the usual case).
+    pub fn reserve(&mut self, additional: usize) {
+        self.short.reserve(additional);
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.short.len() + self.long.len()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every key.
+    pub fn clear(&mut self) {
+        self.short.clear();
+        self.long.clear();
+    }
+
+    /// Every key and its value, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (String, V)> + '_ {
+        let short = self.short.iter().map(|(&key, &value)| {
+            let bytes = key.to_le_bytes();
+            let text = std::str::from_utf8(&bytes[..usize::from(bytes[15])]).expect("keys are strings");
+            (text.to_owned(), value)
+        });
+        short.chain(self.long.iter().map(|(key, &value)| (key.to_string(), value)))
+    }
+}
+
 /// Stems and n-grams as a trie of `u32` nodes: every stem is a node, and the n-gram `a b c` is the child of
 /// `a b` by the stem `c`. Children are found by hashing (parent, stem) as one `u64`.
 #[derive(Debug, Clone, Default)]
 pub struct GramTrie {
-    stems: FxHashMap<Box<str>, u32>,
+    stems: StrMap<u32>,
     children: FxHashMap<u64, u32>,
     nodes: u32,
 }
@@ -55,7 +132,7 @@ impl GramTrie {
 
     /// The node of a stem, if known.
     pub fn stem(&self, stem: &str) -> Option<u32> {
-        self.stems.get(stem).copied()
+        self.stems.get(stem)
     }
 
     /// The node of `parent` extended by the stem node `stem`, if known.
@@ -71,11 +148,11 @@ impl GramTrie {
 
     /// The node of a stem, added if new.
     pub fn intern_stem(&mut self, stem: &str) -> u32 {
-        if let Some(&node) = self.stems.get(stem) {
+        if let Some(node) = self.stems.get(stem) {
             return node;
         }
         let node = self.new_node();
-        self.stems.insert(stem.into(), node);
+        self.stems.insert(stem, node);
         node
     }
 
@@ -112,12 +189,12 @@ impl GramTrie {
 
     /// The links from every node back to its parent: what naming nodes needs. Costs a pass over the trie;
     /// meant for the end of training, not the hot path.
-    pub fn links(&self) -> TrieLinks<'_> {
-        let mut up = vec![(NO_FEATURE, NO_FEATURE); self.len()];
+    pub fn links(&self) -> TrieLinks {
+        let mut up = vec![(NO_PARENT, NO_PARENT); self.len()];
         for (&key, &node) in &self.children {
             up[node as usize] = ((key >> 32) as u32, key as u32);
         }
-        let mut stems: Vec<(u32, &str)> = self.stems.iter().map(|(stem, &node)| (node, &**stem)).collect();
+        let mut stems: Vec<(u32, String)> = self.stems.iter().map(|(stem, node)| (node, stem)).collect();
         stems.sort_unstable();
         TrieLinks { up, stems }
     }
@@ -125,22 +202,22 @@ impl GramTrie {
 
 /// Every node's parent and last stem (see [`GramTrie::links`]).
 #[derive(Debug)]
-pub struct TrieLinks<'t> {
-    /// `(parent, stem)` of an n-gram node; [`NO_FEATURE`] twice for a stem node.
+pub struct TrieLinks {
+    /// `(parent, stem)` of an n-gram node; [`NO_PARENT`] twice for a stem node.
     up: Vec<(u32, u32)>,
     /// The stem nodes and their text, by node.
-    stems: Vec<(u32, &'t str)>,
+    stems: Vec<(u32, String)>,
 }
 
-impl TrieLinks<'_> {
+impl TrieLinks {
     /// The stem nodes of `node`, last first.
     fn path(&self, mut node: u32) -> impl Iterator<Item = u32> + '_ {
         std::iter::from_fn(move || {
-            if node == NO_FEATURE {
+            if node == NO_PARENT {
                 return None;
             }
             let (parent, stem) = self.up[node as usize];
-            let this = if parent == NO_FEATURE { node } else { stem };
+            let this = if parent == NO_PARENT { node } else { stem };
             node = parent;
             Some(this)
         })
@@ -153,10 +230,44 @@ impl TrieLinks<'_> {
 
     /// The name of a node: its stems joined by single spaces.
     pub fn name(&self, node: u32) -> String {
-        let text = |s: u32| self.stems.binary_search_by_key(&s, |&(node, _)| node).map_or("", |i| self.stems[i].1);
+        let text = |s: u32| self.stems.binary_search_by_key(&s, |(node, _)| *node).map_or("", |i| &self.stems[i].1);
         let mut stems: Vec<&str> = self.path(node).map(text).collect();
         stems.reverse();
         stems.join(" ")
+    }
+}
+
+/// A Bloom filter (one hash, 16 bits per edge) over the child edges of a trie. On new text most
+/// adjacent stem pairs are not in the vocabulary; the filter, small enough to stay in cache, rules most of
+/// them out without touching the trie's much larger child map.
+#[derive(Debug, Clone, Default)]
+struct EdgeFilter {
+    bits: Vec<u64>,
+    shift: u32,
+}
+
+impl EdgeFilter {
+    const BITS_PER_EDGE: usize = 16;
+
+    fn new(edges: impl ExactSizeIterator<Item = u64>) -> Self {
+        let bits = (edges.len() * Self::BITS_PER_EDGE).next_power_of_two().max(64);
+        let mut filter = Self { bits: vec![0; bits / 64], shift: 64 - bits.trailing_zeros() };
+        for edge in edges {
+            let bit = filter.bit(edge);
+            filter.bits[bit / 64] |= 1 << (bit % 64);
+        }
+        filter
+    }
+
+    /// The edge's bit: the top bits of a multiplicative hash.
+    fn bit(&self, edge: u64) -> usize {
+        (edge.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
+    }
+
+    /// False when the edge is certainly absent.
+    fn may_contain(&self, edge: u64) -> bool {
+        let bit = self.bit(edge);
+        self.bits[bit / 64] & (1 << (bit % 64)) != 0
     }
 }
 
@@ -190,38 +301,43 @@ pub fn for_each_gram(
 }
 
 /// Caches the code of every raw word seen (its stem's node, [`STOP_WORD`] or [`UNKNOWN_STEM`]) for one
-/// trie: a hit skips lower-casing, normalising and stemming. Words of up to 15 bytes (nearly all) are keys
-/// packed into one `u128`, so a lookup hashes and compares two machine words instead of a string. Bounded:
-/// past [`WordCache::LIMIT`] words it starts afresh, so memory stays flat on any input.
-#[derive(Debug, Default)]
+/// trie: a hit skips lower-casing, normalising and stemming. A bounded cache is generational: when the
+/// current generation holds its limit of words it becomes the previous one and the older is dropped; a
+/// word found only in the previous generation moves up. Frequent words so stay cached however long the
+/// tail of rare words, and memory stays flat on any input.
+#[derive(Debug)]
 pub struct WordCache {
-    short: FxHashMap<u128, u32>,
-    long: FxHashMap<Box<str>, u32>,
+    current: StrMap<u32>,
+    previous: StrMap<u32>,
+    generation: usize,
     owner: u64,
 }
 
-/// A word of at most 15 bytes as a `u128`: its bytes, then its length in the last byte (so no two words
-/// share a key).
-fn short_key(word: &str) -> Option<u128> {
-    let bytes = word.as_bytes();
-    if bytes.len() > 15 {
-        return None;
+impl Default for WordCache {
+    fn default() -> Self {
+        Self::bounded(Self::GENERATION)
     }
-    let mut key = [0u8; 16];
-    key[..bytes.len()].copy_from_slice(bytes);
-    key[15] = bytes.len() as u8;
-    Some(u128::from_le_bytes(key))
 }
 
 impl WordCache {
-    /// The most words cached at once (about 5 MB).
-    pub const LIMIT: usize = 1 << 17;
+    /// Words per generation by default (two generations: about 16 MB).
+    pub const GENERATION: usize = 1 << 17;
+
+    /// A cache of at most two generations of `generation` words each.
+    pub fn bounded(generation: usize) -> Self {
+        Self { current: StrMap::default(), previous: StrMap::default(), generation, owner: 0 }
+    }
+
+    /// A cache that keeps every word: for training, whose memory follows the vocabulary anyway.
+    pub fn unbounded() -> Self {
+        Self::bounded(usize::MAX)
+    }
 
     /// Makes sure the cache holds codes for the trie identified by `owner` (forgets them if not).
     pub fn serve(&mut self, owner: u64) {
         if self.owner != owner {
-            self.short.clear();
-            self.long.clear();
+            self.current.clear();
+            self.previous.clear();
             self.owner = owner;
         }
     }
@@ -236,23 +352,18 @@ impl WordCache {
         out: &mut Vec<u32>,
     ) {
         for word in words(sentence) {
-            let key = short_key(word.text);
-            let cached = match key {
-                Some(key) => self.short.get(&key),
-                None => self.long.get(word.text),
-            };
-            let code = match cached {
-                Some(&code) => code,
+            let code = match self.current.get(word.text) {
+                Some(code) => code,
                 None => {
-                    let code = tokenizer.stem(word.text).map_or(STOP_WORD, |stem| resolve(&stem));
-                    if self.short.len() + self.long.len() >= Self::LIMIT {
-                        self.short.clear();
-                        self.long.clear();
-                    }
-                    match key {
-                        Some(key) => self.short.insert(key, code),
-                        None => self.long.insert(word.text.into(), code),
+                    let code = match self.previous.get(word.text) {
+                        Some(code) => code,
+                        None => tokenizer.stem(word.text).map_or(STOP_WORD, |stem| resolve(&stem)),
                     };
+                    if self.current.len() >= self.generation {
+                        std::mem::swap(&mut self.current, &mut self.previous);
+                        self.current.clear();
+                    }
+                    self.current.insert(word.text, code);
                     code
                 }
             };
@@ -271,9 +382,10 @@ static NEXT_VOCABULARY: AtomicU64 = AtomicU64::new(1);
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
     terms: Vec<String>,
+    /// Terms and their prefixes; a term's node is its id.
     trie: GramTrie,
-    /// Feature id of every trie node ([`NO_FEATURE`] for a prefix only).
-    features: Vec<u32>,
+    /// The trie's child edges, to skip lookups of pairs that are not there.
+    edges: EdgeFilter,
     identity: u64,
 }
 
@@ -307,14 +419,41 @@ impl Vocabulary {
 
     /// A vocabulary from sorted, unique, well-formed terms.
     pub(crate) fn from_sorted(terms: Vec<String>) -> Self {
-        let mut trie = GramTrie::default();
-        let mut features = Vec::new();
-        for (id, term) in terms.iter().enumerate() {
-            let node = trie.intern(term.split(' ')).expect("terms are not empty") as usize;
-            features.resize(trie.len(), NO_FEATURE);
-            features[node] = id as u32;
+        // A term's node is its id, so a node found on the hot path is its feature id with no further
+        // lookup; prefixes that are not terms get the ids after the last term.
+        let unigrams = terms.iter().filter(|t| !t.contains(' ')).count();
+        let mut trie = GramTrie { nodes: terms.len() as u32, ..GramTrie::default() };
+        trie.stems.reserve(unigrams);
+        trie.children.reserve(terms.len() - unigrams);
+        for (id, term) in terms.iter().enumerate().filter(|(_, t)| !t.contains(' ')) {
+            trie.stems.insert(term, id as u32);
         }
-        Self { terms, trie, features, identity: NEXT_VOCABULARY.fetch_add(1, Ordering::Relaxed) }
+        // Sorted terms come in runs that share their first stem: look it up once per run. A term's proper
+        // prefixes sort before it, so a prefix that is a term already has its node.
+        let mut head: Option<(&str, u32)> = None;
+        for (id, term) in terms.iter().enumerate() {
+            let Some((prefix, last)) = term.rsplit_once(' ') else { continue };
+            let mut stems = prefix.split(' ');
+            let first = stems.next().unwrap_or_default();
+            let mut node = match head {
+                Some((stem, node)) if stem == first => node,
+                _ => trie.intern_stem(first),
+            };
+            head = Some((first, node));
+            for stem in stems {
+                let stem = trie.intern_stem(stem);
+                node = trie.intern_child(node, stem);
+            }
+            let last = trie.intern_stem(last);
+            trie.children.insert(edge(node, last), id as u32);
+        }
+        let edges = EdgeFilter::new(trie.children.keys().copied());
+        Self { terms, trie, edges, identity: NEXT_VOCABULARY.fetch_add(1, Ordering::Relaxed) }
+    }
+
+    /// The feature id of a trie node: the node itself when it is a term.
+    fn feature(&self, node: u32) -> Option<u32> {
+        ((node as usize) < self.terms.len()).then_some(node)
     }
 
     /// Number of terms.
@@ -335,7 +474,7 @@ impl Vocabulary {
     /// The id of `term`, if known.
     pub fn get(&self, term: &str) -> Option<u32> {
         let node = self.trie.find(term.split(' '))?;
-        Some(self.features[node as usize]).filter(|&f| f != NO_FEATURE)
+        self.feature(node)
     }
 }
 
@@ -378,17 +517,11 @@ impl Featurizer {
         words.encode(sentence, tokenizer, |stem| trie.stem(stem).unwrap_or(UNKNOWN_STEM), tokens);
         ids.clear();
         let orders = (options.ngrams.min(), options.ngrams.max());
-        for_each_gram(
-            tokens,
-            orders,
-            |parent, stem| trie.child(parent, stem),
-            |node| {
-                let feature = vocabulary.features[node as usize];
-                if feature != NO_FEATURE {
-                    ids.push(feature);
-                }
-            },
-        );
+        let child = |parent, stem| {
+            let known = vocabulary.edges.may_contain(edge(parent, stem));
+            known.then(|| trie.child(parent, stem)).flatten()
+        };
+        for_each_gram(tokens, orders, child, |node| ids.extend(vocabulary.feature(node)));
         counted_row(ids, options.weighting, row);
         row
     }
@@ -479,10 +612,13 @@ mod tests {
 
     #[test]
     fn terms_are_found_by_name_and_prefixes_are_not_terms() {
-        let v = vocabulary(&["kyiv deni", "us warn"]);
-        assert_eq!(v.get("kyiv deni"), Some(0));
+        let v = vocabulary(&["kyiv deni", "us warn", "us warn it", "west curat order"]);
+        for (id, term) in v.terms().iter().enumerate() {
+            assert_eq!(v.get(term), Some(id as u32), "{term}");
+        }
         assert_eq!(v.get("kyiv"), None, "a prefix node is not a feature");
-        assert_eq!(v.get("us warn it"), None);
+        assert_eq!(v.get("west curat"), None);
+        assert_eq!(v.get("us warn them"), None);
         assert_eq!(v, v.clone());
     }
 
@@ -507,20 +643,55 @@ mod tests {
         let names: Vec<String> = out.iter().map(|&n| trie.links().name(n)).collect();
         let once = ["war", "war", "warn", "a", "a", "internationalis", "internationalis", "warn"];
         assert_eq!(names, [once, once].concat());
-        assert_ne!(short_key("a"), short_key("a\u{0}"), "length is part of the key");
-        assert_eq!(short_key("sixteen-bytes-xx"), None);
     }
 
     #[test]
-    fn the_word_cache_stays_bounded() {
-        let tokenizer = Tokenizer::new(false);
-        let mut cache = WordCache::default();
-        let mut out = Vec::new();
-        for i in 0..WordCache::LIMIT + 10 {
-            let word = if i % 2 == 0 { format!("w{i}") } else { format!("averyveryverylongword{i}") };
-            cache.encode(&word, &tokenizer, |_| 0, &mut out);
+    fn str_maps_keep_short_and_long_keys_apart() {
+        let mut map = StrMap::default();
+        for key in ["", "a", "a\u{0}", "fifteen-bytes-x", "sixteen-bytes-xx", "ukrainian"] {
+            map.insert(key, key.len());
         }
-        assert!(cache.short.len() + cache.long.len() <= WordCache::LIMIT);
-        assert_eq!(out.len(), WordCache::LIMIT + 10);
+        assert_eq!(map.len(), 6);
+        assert_eq!(map.get("a\u{0}"), Some(2));
+        assert_eq!(map.get("sixteen-bytes-xx"), Some(16));
+        assert_eq!(map.get("sixteen-bytes-xy"), None);
+        let mut all: Vec<(String, usize)> = map.iter().collect();
+        all.sort();
+        assert_eq!(all[1], ("a".to_owned(), 1));
+        assert!(all.iter().all(|(k, v)| k.len() == *v));
+        map.clear();
+        assert!(map.is_empty());
+    }
+
+    #[test]
+    fn the_edge_filter_never_misses_an_edge() {
+        let edges: Vec<u64> = (0..5000u64).map(|i| i * 7919 + (i << 32)).collect();
+        let filter = EdgeFilter::new(edges.iter().copied());
+        assert!(edges.iter().all(|&e| filter.may_contain(e)));
+        let false_positives = (0..100_000u64).map(|i| (i << 33) + 1).filter(|&e| filter.may_contain(e)).count();
+        assert!(false_positives < 10_000, "{false_positives} false positives in 100,000");
+    }
+
+    #[test]
+    fn the_word_cache_stays_bounded_and_keeps_frequent_words() {
+        let tokenizer = Tokenizer::new(false);
+        let generation = 1000;
+        let mut cache = WordCache::bounded(generation);
+        let mut out = Vec::new();
+        let mut stemmed = 0;
+        for i in 0..3 * generation {
+            let word = if i % 2 == 0 { format!("w{i}") } else { format!("averyveryverylongword{i}") };
+            // A frequent word, seen after every other word, stays cached across generations.
+            for w in [word.as_str(), "frequent"] {
+                let count = |_: &str| {
+                    stemmed += usize::from(w == "frequent");
+                    0
+                };
+                cache.encode(w, &tokenizer, count, &mut out);
+            }
+        }
+        assert!(cache.current.len() <= generation && cache.previous.len() <= generation);
+        assert_eq!(out.len(), 6 * generation);
+        assert_eq!(stemmed, 1, "the frequent word is stemmed once");
     }
 }

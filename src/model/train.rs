@@ -84,7 +84,7 @@ impl Trainer {
         Self {
             params,
             tokenizer: Tokenizer::new(params.features().stop_words),
-            words: WordCache::default(),
+            words: WordCache::unbounded(),
             trie: GramTrie::default(),
             stats: Vec::new(),
             sums: Vec::new(),

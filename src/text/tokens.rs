@@ -89,6 +89,18 @@ pub fn normalise(word: &str) -> String {
             && (word.starts_with("19") || word.starts_with("20"));
         return if is_year { word.to_owned() } else { NUMBER_TOKEN.to_owned() };
     }
+    if word.is_ascii() {
+        // The common case in one pass and one allocation.
+        let bytes = word.as_bytes();
+        let possessive = bytes.len() >= 2 && bytes[bytes.len() - 2] == b'\'' && bytes[bytes.len() - 1] | 0x20 == b's';
+        let base = if possessive { &bytes[..bytes.len() - 2] } else { bytes };
+        return base.iter().filter(|&&b| b != b'\'').map(|&b| char::from(b.to_ascii_lowercase())).collect();
+    }
+    normalise_letters(word)
+}
+
+/// [`normalise`] for a word that does not start with a digit, any script.
+fn normalise_letters(word: &str) -> String {
     let lower = word.to_lowercase();
     let base = lower.strip_suffix("'s").or_else(|| lower.strip_suffix("\u{2019}s")).unwrap_or(&lower);
     base.chars()
@@ -128,7 +140,10 @@ impl Tokenizer {
         if token == NUMBER_TOKEN {
             return Some(token);
         }
-        Some(self.stemmer.stem(&token).into_owned())
+        match self.stemmer.stem(&token) {
+            std::borrow::Cow::Borrowed(_) => Some(token),
+            std::borrow::Cow::Owned(stem) => Some(stem),
+        }
     }
 
     /// The stems of `sentence`, in order.
@@ -224,6 +239,16 @@ mod tests {
         assert_eq!(normalise("22nd"), NUMBER_TOKEN);
         assert_eq!(normalise("2024"), "2024");
         assert_eq!(normalise("ÉTAT"), "état");
+        assert_eq!(normalise("RUSSIA'S"), "russia");
+        assert_eq!(normalise("O'Neill"), "oneill");
+        assert_eq!(normalise("'s"), "");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_ascii_path_normalises_as_the_general_one(word in "[a-zA-Z][a-zA-Z'-]{0,12}") {
+            proptest::prop_assert_eq!(normalise(&word), normalise_letters(&word));
+        }
     }
 
     #[test]
