@@ -1,0 +1,250 @@
+"""The anchors of `benches/compare`: scikit-learn and fastText doing narrative's job, as a competent Python
+user would write it, plus the helpers that score agreement and print the results table.
+
+Subcommands (run with the venv's python; `benches/compare` calls them under /usr/bin/time):
+
+  imports {sklearn,fasttext}                       interpreter start + imports only (the fixed cost)
+  sklearn-train  --data train.csv --out M.pkl      CountVectorizer (words, stop words, Snowball stems,
+                                                   1-2-grams, min_df=2) + MultinomialNB(alpha=0.3)
+  sklearn-classify --model M.pkl --input X.txt --out Y.csv
+  fasttext-train --data train.ft --out M.bin       fasttext.train_supervised(wordNgrams=2), else defaults
+  fasttext-classify --model M.bin --input X.txt --out Y.csv
+  agreement --truth L --reference A.csv OTHER.csv...   label agreement and accuracy (sanity check)
+  table --results R.tsv --machine M.txt            the markdown table
+
+Classification reads the input one line = one sentence, in chunks of CHUNK lines so memory stays bounded,
+and writes a CSV `line,label,confidence` (confidence = the chosen label's probability, 6 decimals), i.e.
+the same end-to-end job as `narrative classify --input-format lines --unit sentence`: read, tokenise,
+stem, n-grams, predict, write.
+"""
+
+import argparse
+import csv
+import re
+import sys
+from pathlib import Path
+
+CHUNK = 10_000
+REPO = Path(__file__).resolve().parent.parent
+# narrative's stop-word list, so both drop the same words.
+STOP_WORDS = frozenset(REPO.joinpath("src/text/stop_words.txt").read_text(encoding="utf-8").split())
+WORD = re.compile(r"\w+")
+
+_stemmer = None
+
+
+class _Stems(dict):
+    """word -> Snowball stem, computed once per word (narrative caches stems too)."""
+
+    def __missing__(self, word):
+        stem = self[word] = _stemmer.stem(word)
+        return stem
+
+
+_STEMS = _Stems()
+
+
+def tokenize(text):
+    """Lower-cased \\w+ words, stop words dropped, Snowball (Porter2) English stems, memoised.
+
+    Module-level so that the pickled vectorizer refers to it by name (the stem cache is not pickled).
+    """
+    global _stemmer
+    if _stemmer is None:
+        from nltk.stem.snowball import SnowballStemmer
+
+        _stemmer = SnowballStemmer("english")
+    stems = _STEMS
+    return [stems[w] for w in WORD.findall(text.lower()) if w not in STOP_WORDS]
+
+
+def read_chunks(path):
+    """Lists of at most CHUNK lines of `path`, without their line ends."""
+    with open(path, encoding="utf-8") as f:
+        chunk = []
+        for line in f:
+            chunk.append(line.rstrip("\r\n"))
+            if len(chunk) == CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+
+def sklearn_train(args):
+    import pickle
+
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.pipeline import make_pipeline
+
+    texts, labels = [], []
+    with open(args.data, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        text, label = header.index("text"), header.index("label")
+        for row in reader:
+            texts.append(row[text])
+            labels.append(row[label])
+    pipeline = make_pipeline(
+        CountVectorizer(tokenizer=tokenize, lowercase=False, token_pattern=None, ngram_range=(1, 2), min_df=2),
+        MultinomialNB(alpha=0.3),
+    )
+    pipeline.fit(texts, labels)
+    with open(args.out, "wb") as f:
+        pickle.dump(pipeline, f, protocol=pickle.HIGHEST_PROTOCOL)
+    vocabulary = len(pipeline[0].vocabulary_)
+    print(f"scikit-learn: trained on {len(texts)} sentences, vocabulary {vocabulary} n-grams", file=sys.stderr)
+
+
+def sklearn_classify(args):
+    import pickle
+
+    import numpy as np
+
+    with open(args.model, "rb") as f:
+        pipeline = pickle.load(f)
+    classes = pipeline.classes_
+    line = 0
+    with open(args.out, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["line", "label", "confidence"])
+        for chunk in read_chunks(args.input):
+            proba = pipeline.predict_proba(chunk)
+            best = proba.argmax(axis=1)
+            confidence = proba[np.arange(len(best)), best]
+            writer.writerows(
+                (line + i + 1, classes[b], f"{c:.6f}") for i, (b, c) in enumerate(zip(best, confidence))
+            )
+            line += len(chunk)
+
+
+def fasttext_train(args):
+    import fasttext
+
+    model = fasttext.train_supervised(input=args.data, wordNgrams=2, verbose=0)
+    model.save_model(args.out)
+    params = {k: getattr(getattr(model, k), "name", getattr(model, k)) for k in ("lr", "dim", "ws", "epoch", "minCount", "wordNgrams", "loss",
+                                             "bucket", "thread", "minn", "maxn", "neg")}
+    print(f"fastText: {len(model.words)} words, parameters {params}", file=sys.stderr)
+
+
+def fasttext_classify(args):
+    import fasttext
+
+    model = fasttext.load_model(args.model)
+    line = 0
+    with open(args.out, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["line", "label", "confidence"])
+        for chunk in read_chunks(args.input):
+            labels, probs = model.predict(chunk, k=1)
+            writer.writerows(
+                (line + i + 1, l[0][9:], f"{p[0]:.6f}") for i, (l, p) in enumerate(zip(labels, probs))
+            )
+            line += len(chunk)
+
+
+def imports(args):
+    if args.tool == "sklearn":
+        import pickle  # noqa: F401
+
+        import numpy  # noqa: F401
+        import sklearn.feature_extraction.text  # noqa: F401
+        import sklearn.naive_bayes  # noqa: F401
+        import sklearn.pipeline  # noqa: F401
+        from nltk.stem.snowball import SnowballStemmer  # noqa: F401
+    else:
+        import fasttext  # noqa: F401
+
+
+def labels_of(path):
+    """The `label` column of a CSV, in row order."""
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        column = next(reader).index("label")
+        return [row[column] for row in reader]
+
+
+def agreement(args):
+    """Share of lines where each output agrees with the reference output, and each one's accuracy against
+    the labels the generator drew. Outputs are NAME=PATH; prints TSV: name, lines, agreement, accuracy."""
+    with open(args.truth, encoding="utf-8") as f:
+        truth = [line.strip() for line in f]
+    outputs = [pair.split("=", 1) for pair in [args.reference] + args.outputs]
+    reference = labels_of(outputs[0][1])
+    for name, path in outputs:
+        labels = labels_of(path)
+        if len(labels) != len(truth):
+            sys.exit(f"{path}: {len(labels)} rows, but the input has {len(truth)} lines")
+        agree = sum(a == b for a, b in zip(labels, reference)) / len(labels)
+        accuracy = sum(a == b for a, b in zip(labels, truth)) / len(labels)
+        print(f"{name}\t{len(labels)}\t{agree:.4f}\t{accuracy:.4f}")
+
+
+def table(args):
+    """Markdown table of results.tsv: task, input, tool, sentences, bytes, seconds, peak RSS (KB), CPU."""
+    rows = []
+    with open(args.results, encoding="utf-8") as f:
+        for line in f:
+            task, size, tool, sentences, nbytes, seconds, rss, cpu = line.rstrip("\n").split("\t")
+            rows.append((task, size, tool, int(sentences), int(nbytes), float(seconds), int(rss), cpu))
+
+    print("| task | input | tool | sentences | MB | seconds | sentences/s | MB/s | peak RSS MB | CPU "
+          "| narrative × scikit-learn | narrative × fastText |")
+    print("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for task, size, tool, sentences, nbytes, seconds, rss, cpu in rows:
+        anchor = {r[2]: r[5] for r in rows if r[0] == task and r[1] == size}
+        ratios = []
+        for name in ("scikit-learn", "fastText"):
+            if task != "startup" and tool.startswith("narrative") and name in anchor and seconds > 0:
+                ratios.append(f"{anchor[name] / seconds:.1f}×")
+            else:
+                ratios.append("")
+        time = f"{seconds:.2f}" if seconds > 0 else "< 0.01"
+        if task == "startup":
+            print(f"| {task} | {size} | {tool} | | | {time} | | | {rss / 1024:,.0f} | {cpu} | | |")
+            continue
+        mb = nbytes / 1e6
+        seconds = max(seconds, 0.01)  # /usr/bin/time's resolution
+        print(f"| {task} | {size} | {tool} | {sentences:,} | {mb:,.1f} | {time} | {sentences / seconds:,.0f} "
+              f"| {mb / seconds:,.2f} | {rss / 1024:,.0f} | {cpu} | {ratios[0]} | {ratios[1]} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("imports")
+    p.add_argument("tool", choices=["sklearn", "fasttext"])
+    p.set_defaults(run=imports)
+    for name, run in (("sklearn-train", sklearn_train), ("fasttext-train", fasttext_train)):
+        p = sub.add_parser(name)
+        p.add_argument("--data", required=True)
+        p.add_argument("--out", required=True)
+        p.set_defaults(run=run)
+    for name, run in (("sklearn-classify", sklearn_classify), ("fasttext-classify", fasttext_classify)):
+        p = sub.add_parser(name)
+        p.add_argument("--model", required=True)
+        p.add_argument("--input", required=True)
+        p.add_argument("--out", required=True)
+        p.set_defaults(run=run)
+    p = sub.add_parser("agreement")
+    p.add_argument("--truth", required=True)
+    p.add_argument("--reference", required=True)
+    p.add_argument("outputs", nargs="*")
+    p.set_defaults(run=agreement)
+    p = sub.add_parser("table")
+    p.add_argument("--results", required=True)
+    p.set_defaults(run=table)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    # Run as the module `compare_anchors`, not `__main__`, so that the pickled pipeline refers to
+    # `compare_anchors.tokenize`, which the classify step (another process) can import. No __pycache__ is
+    # left in benches/.
+    sys.dont_write_bytecode = True
+    import compare_anchors
+
+    compare_anchors.main()
