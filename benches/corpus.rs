@@ -106,6 +106,8 @@ impl Summary {
             "stream": stream,
             "zipf_exponent": corpus::ZIPF_EXPONENT,
             "zipf_q": corpus::ZIPF_Q,
+            "tail_from": corpus::TAIL_FROM,
+            "tail_exponent": corpus::TAIL_EXPONENT,
             "vocabulary_types": corpus::WORD_TYPES,
             "topic_share": corpus::TOPIC_SHARE,
         })
