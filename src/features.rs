@@ -7,6 +7,7 @@
 //! `(feature id, value)` lists sorted by id: a sentence touches a few dozen features out of tens of
 //! thousands, so nothing ever builds a dense row over the whole vocabulary.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
@@ -16,9 +17,6 @@ use crate::text::tokens::{Tokenizer, words};
 
 /// A sparse feature row: `(feature id, value)` pairs sorted by id, each id once.
 pub type SparseRow = Vec<(u32, f64)>;
-
-/// No parent: the node is a stem.
-const NO_PARENT: u32 = u32::MAX;
 
 /// Word code of a stop word: dropped before n-grams are formed, so its neighbours become adjacent.
 pub const STOP_WORD: u32 = u32::MAX;
@@ -166,14 +164,6 @@ impl GramTrie {
         })
     }
 
-    /// The node of an n-gram given by its stems, adding what is missing.
-    pub fn intern<'s>(&mut self, stems: impl IntoIterator<Item = &'s str>) -> Option<u32> {
-        stems.into_iter().fold(None, |node, stem| {
-            let stem = self.intern_stem(stem);
-            Some(node.map_or(stem, |parent| self.intern_child(parent, stem)))
-        })
-    }
-
     /// The node of an n-gram given by its stems, if known.
     pub fn find<'s>(&self, stems: impl IntoIterator<Item = &'s str>) -> Option<u32> {
         let mut node = None;
@@ -185,55 +175,6 @@ impl GramTrie {
             });
         }
         node
-    }
-
-    /// The links from every node back to its parent: what naming nodes needs. Costs a pass over the trie;
-    /// meant for the end of training, not the hot path.
-    pub fn links(&self) -> TrieLinks {
-        let mut up = vec![(NO_PARENT, NO_PARENT); self.len()];
-        for (&key, &node) in &self.children {
-            up[node as usize] = ((key >> 32) as u32, key as u32);
-        }
-        let mut stems: Vec<(u32, String)> = self.stems.iter().map(|(stem, node)| (node, stem)).collect();
-        stems.sort_unstable();
-        TrieLinks { up, stems }
-    }
-}
-
-/// Every node's parent and last stem (see [`GramTrie::links`]).
-#[derive(Debug)]
-pub struct TrieLinks {
-    /// `(parent, stem)` of an n-gram node; [`NO_PARENT`] twice for a stem node.
-    up: Vec<(u32, u32)>,
-    /// The stem nodes and their text, by node.
-    stems: Vec<(u32, String)>,
-}
-
-impl TrieLinks {
-    /// The stem nodes of `node`, last first.
-    fn path(&self, mut node: u32) -> impl Iterator<Item = u32> + '_ {
-        std::iter::from_fn(move || {
-            if node == NO_PARENT {
-                return None;
-            }
-            let (parent, stem) = self.up[node as usize];
-            let this = if parent == NO_PARENT { node } else { stem };
-            node = parent;
-            Some(this)
-        })
-    }
-
-    /// The n-gram order of a node (1 for a stem).
-    pub fn order(&self, node: u32) -> usize {
-        self.path(node).count()
-    }
-
-    /// The name of a node: its stems joined by single spaces.
-    pub fn name(&self, node: u32) -> String {
-        let text = |s: u32| self.stems.binary_search_by_key(&s, |(node, _)| *node).map_or("", |i| &self.stems[i].1);
-        let mut stems: Vec<&str> = self.path(node).map(text).collect();
-        stems.reverse();
-        stems.join(" ")
     }
 }
 
@@ -382,11 +323,18 @@ static NEXT_VOCABULARY: AtomicU64 = AtomicU64::new(1);
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
     terms: Vec<String>,
+    /// Built on first use: a model that is only trained and saved never needs it.
+    index: OnceLock<TermIndex>,
+    identity: u64,
+}
+
+/// The terms as a trie whose node for a term is its id, with a filter over its edges.
+#[derive(Debug, Clone)]
+struct TermIndex {
     /// Terms and their prefixes; a term's node is its id.
     trie: GramTrie,
     /// The trie's child edges, to skip lookups of pairs that are not there.
     edges: EdgeFilter,
-    identity: u64,
 }
 
 impl PartialEq for Vocabulary {
@@ -419,8 +367,46 @@ impl Vocabulary {
 
     /// A vocabulary from sorted, unique, well-formed terms.
     pub(crate) fn from_sorted(terms: Vec<String>) -> Self {
-        // A term's node is its id, so a node found on the hot path is its feature id with no further
-        // lookup; prefixes that are not terms get the ids after the last term.
+        Self { terms, index: OnceLock::new(), identity: NEXT_VOCABULARY.fetch_add(1, Ordering::Relaxed) }
+    }
+
+    /// The term index, built on first use.
+    fn index(&self) -> &TermIndex {
+        self.index.get_or_init(|| TermIndex::new(&self.terms))
+    }
+
+    /// The feature id of a trie node: the node itself when it is a term.
+    fn feature(&self, node: u32) -> Option<u32> {
+        ((node as usize) < self.terms.len()).then_some(node)
+    }
+
+    /// Number of terms.
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// Whether there are no terms.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// The terms in id order.
+    pub fn terms(&self) -> &[String] {
+        &self.terms
+    }
+
+    /// The id of `term`, if known.
+    pub fn get(&self, term: &str) -> Option<u32> {
+        let node = self.index().trie.find(term.split(' '))?;
+        self.feature(node)
+    }
+}
+
+impl TermIndex {
+    /// Indexes sorted, unique, well-formed terms. A term's node is its id, so a node found on the hot path
+    /// is its feature id with no further lookup; prefixes that are not terms get the ids after the last
+    /// term.
+    fn new(terms: &[String]) -> Self {
         let unigrams = terms.iter().filter(|t| !t.contains(' ')).count();
         let mut trie = GramTrie { nodes: terms.len() as u32, ..GramTrie::default() };
         trie.stems.reserve(unigrams);
@@ -448,33 +434,7 @@ impl Vocabulary {
             trie.children.insert(edge(node, last), id as u32);
         }
         let edges = EdgeFilter::new(trie.children.keys().copied());
-        Self { terms, trie, edges, identity: NEXT_VOCABULARY.fetch_add(1, Ordering::Relaxed) }
-    }
-
-    /// The feature id of a trie node: the node itself when it is a term.
-    fn feature(&self, node: u32) -> Option<u32> {
-        ((node as usize) < self.terms.len()).then_some(node)
-    }
-
-    /// Number of terms.
-    pub fn len(&self) -> usize {
-        self.terms.len()
-    }
-
-    /// Whether there are no terms.
-    pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
-    }
-
-    /// The terms in id order.
-    pub fn terms(&self) -> &[String] {
-        &self.terms
-    }
-
-    /// The id of `term`, if known.
-    pub fn get(&self, term: &str) -> Option<u32> {
-        let node = self.trie.find(term.split(' '))?;
-        self.feature(node)
+        Self { trie, edges }
     }
 }
 
@@ -513,12 +473,12 @@ impl Featurizer {
         let Self { options, tokenizer, words, tokens, ids, row } = self;
         words.serve(vocabulary.identity);
         tokens.clear();
-        let trie = &vocabulary.trie;
+        let TermIndex { trie, edges } = vocabulary.index();
         words.encode(sentence, tokenizer, |stem| trie.stem(stem).unwrap_or(UNKNOWN_STEM), tokens);
         ids.clear();
         let orders = (options.ngrams.min(), options.ngrams.max());
         let child = |parent, stem| {
-            let known = vocabulary.edges.may_contain(edge(parent, stem));
+            let known = edges.may_contain(edge(parent, stem));
             known.then(|| trie.child(parent, stem)).flatten()
         };
         for_each_gram(tokens, orders, child, |node| ids.extend(vocabulary.feature(node)));
@@ -556,6 +516,17 @@ mod tests {
         Vocabulary::from_terms(terms).unwrap()
     }
 
+    /// The name of a node of `trie` (its stems joined by spaces), by searching the trie.
+    fn name(trie: &GramTrie, node: u32) -> String {
+        let stems: Vec<(String, u32)> = trie.stems.iter().collect();
+        if let Some((stem, _)) = stems.iter().find(|(_, id)| *id == node) {
+            return stem.clone();
+        }
+        let (&key, _) = trie.children.iter().find(|&(_, &child)| child == node).expect("a node of the trie");
+        let stem = &stems.iter().find(|(_, id)| *id == key as u32).expect("a stem").0;
+        format!("{} {stem}", name(trie, (key >> 32) as u32))
+    }
+
     /// Every n-gram of `s` (by name), from a trie that learns them.
     fn grams(s: &str, lo: u8, hi: u8) -> Vec<String> {
         let tokenizer = Tokenizer::new(false);
@@ -565,8 +536,7 @@ mod tests {
         let mut nodes = Vec::new();
         let orders = (usize::from(lo), usize::from(hi));
         for_each_gram(&tokens, orders, |p, c| Some(trie.intern_child(p, c)), |node| nodes.push(node));
-        let links = trie.links();
-        nodes.iter().map(|&n| links.name(n)).collect()
+        nodes.iter().map(|&n| name(&trie, n)).collect()
     }
 
     #[test]
@@ -640,7 +610,7 @@ mod tests {
         let text = "war wars warned a a\u{0} internationalisation internationalisations Warned";
         cache.encode(text, &tokenizer, |stem| trie.intern_stem(stem), &mut out);
         cache.encode(text, &tokenizer, |_| unreachable!("every word is cached"), &mut out);
-        let names: Vec<String> = out.iter().map(|&n| trie.links().name(n)).collect();
+        let names: Vec<String> = out.iter().map(|&n| name(&trie, n)).collect();
         let once = ["war", "war", "warn", "a", "a", "internationalis", "internationalis", "warn"];
         assert_eq!(names, [once, once].concat());
     }

@@ -181,28 +181,34 @@ pub fn read_labelled_reporting(paths: &[PathBuf], options: ReadOptions<'_>) -> a
     Ok(data)
 }
 
-/// Streams labelled files into `trainer` (one pass, with a progress spinner on a terminal), warning about
-/// what was dropped or replaced; returns what reading saw and the number of sentences added.
+/// Streams labelled files into `trainer` (one pass, on `threads` threads, with a progress spinner on a
+/// terminal), warning about what was dropped or replaced; returns what reading saw and the number of
+/// sentences added.
 pub fn train_from_files(
     trainer: &mut Trainer,
     paths: &[PathBuf],
     options: ReadOptions<'_>,
+    threads: std::num::NonZeroUsize,
 ) -> anyhow::Result<(ReadSummary, u64)> {
     let progress = ProgressBar::new_spinner()
         .with_style(ProgressStyle::with_template("{spinner} {pos} sentences, {elapsed}").expect("valid template"));
     let mut added = 0u64;
-    let summary = read_labelled_with(paths, options, |row| {
-        match row {
-            Row::New { example, .. } => {
-                trainer.add(&example.text, &example.label)?;
-                added += 1;
-                if added.is_multiple_of(4096) {
-                    progress.set_position(added);
+    let summary = trainer.feed(threads, |feeder| {
+        read_labelled_with(paths, options, |row| {
+            match row {
+                Row::New { example, .. } => {
+                    feeder.add(&example.text, &example.label)?;
+                    added += 1;
+                    if added.is_multiple_of(4096) {
+                        progress.set_position(added);
+                    }
+                }
+                Row::Relabelled { example, old_label, .. } => {
+                    feeder.relabel(&example.text, old_label, &example.label)?
                 }
             }
-            Row::Relabelled { example, old_label, .. } => trainer.relabel(&example.text, old_label, &example.label)?,
-        }
-        Ok(())
+            Ok(())
+        })
     })?;
     progress.finish_and_clear();
     warn_about_reading(&summary);

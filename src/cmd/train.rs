@@ -46,6 +46,9 @@ pub struct TrainArgs {
 
     #[command(flatten)]
     options: TrainOptions,
+
+    #[command(flatten)]
+    threads: super::ThreadsArg,
 }
 
 /// Runs `train`.
@@ -54,7 +57,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let params = args.options.params();
     let mut trainer = Trainer::new(params);
     let options = ReadOptions { prefer_later: args.prefer_later, ..Default::default() };
-    let (summary, sentences) = super::train_from_files(&mut trainer, &args.data, options)?;
+    let (summary, sentences) = super::train_from_files(&mut trainer, &args.data, options, args.threads.get())?;
     let mut model = trainer.finish()?;
     let counts = super::label_counts(&model);
     super::warn_small_labels(&counts);

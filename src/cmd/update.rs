@@ -50,6 +50,9 @@ pub struct UpdateArgs {
     /// Example: --data first_pass.csv --data corrections.csv --prefer-later
     #[arg(long)]
     prefer_later: bool,
+
+    #[command(flatten)]
+    threads: super::ThreadsArg,
 }
 
 /// Runs `update`.
@@ -58,7 +61,7 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<()> {
     let (old, parent) = super::load_model_with_digest(&args.model)?;
     let mut trainer = Trainer::from_model(&old);
     let options = ReadOptions { prefer_later: args.prefer_later, ..Default::default() };
-    let (summary, sentences) = super::train_from_files(&mut trainer, &args.data, options)?;
+    let (summary, sentences) = super::train_from_files(&mut trainer, &args.data, options, args.threads.get())?;
     if sentences == 0 {
         anyhow::bail!(
             "no new training sentences in {}",

@@ -82,9 +82,9 @@ impl Model {
     /// stream.
     pub fn train(examples: &[Example], params: &ValidTrainParams) -> Result<Self> {
         let mut trainer = Trainer::new(*params);
-        for e in examples {
-            trainer.add(&e.text, &e.label)?;
-        }
+        trainer.feed(std::num::NonZeroUsize::MIN, |feeder| {
+            examples.iter().try_for_each(|e| feeder.add(&e.text, &e.label))
+        })?;
         trainer.finish()
     }
 
@@ -103,9 +103,9 @@ impl Model {
             return Err(Error::Invalid("no new training sentences".into()));
         }
         let mut trainer = Trainer::from_model(self);
-        for e in examples {
-            trainer.add(&e.text, &e.label)?;
-        }
+        trainer.feed(std::num::NonZeroUsize::MIN, |feeder| {
+            examples.iter().try_for_each(|e| feeder.add(&e.text, &e.label))
+        })?;
         trainer.finish()
     }
 

@@ -7,13 +7,19 @@
 //! `MultinomialNb` accumulates in `fit`/`fit_with` (a test checks the counts are identical). Most n-grams
 //! of a large corpus occur once, so an n-gram seen in one sentence keeps that sentence's label and count
 //! in its 8-byte [`NodeStats`]; only from the second sentence on does it get a row of per-label sums.
+//!
+//! Training has two stages with separate state: [`Stemming`] turns text into stem ids, [`Counting`]
+//! counts n-grams of those ids. [`Trainer::feed`] runs them on two threads, in a pipeline, with the same
+//! result as one.
+
+use std::num::NonZeroUsize;
 
 use rustc_hash::FxHashMap;
 
 use super::{Counts, MAX_SENTENCES, Model};
 use crate::error::{Error, Result};
-use crate::features::{GramTrie, Vocabulary, WordCache, for_each_gram};
-use crate::params::ValidTrainParams;
+use crate::features::{StrMap, Vocabulary, WordCache, for_each_gram};
+use crate::params::{ValidTrainParams, Weighting};
 use crate::text::tokens::Tokenizer;
 
 /// What the trainer knows of one n-gram: the sentences containing it and where its per-label sums are.
@@ -21,12 +27,15 @@ use crate::text::tokens::Tokenizer;
 struct NodeStats {
     df: u32,
     /// While `df <= 1` and it fits: the one sentence's label and count, packed by [`NodeStats::single`];
-    /// else [`PROMOTED`] plus the index of the node's row in [`Trainer::sums`].
+    /// else [`PROMOTED`] plus the index of the node's row in [`Counting::sums`].
     slot: u32,
 }
 
 /// Marks a slot that points at a row of sums.
 const PROMOTED: u32 = 1 << 31;
+
+/// Marks the id of an n-gram of two or more stems (ids without it are stems).
+const GRAM: u32 = 1 << 31;
 
 /// Where a node's per-label sums are.
 enum Sums {
@@ -34,7 +43,7 @@ enum Sums {
     None,
     /// One sentence: its label and how often the n-gram occurs in it.
     Single { label: usize, count: u32 },
-    /// The row with this index in [`Trainer::sums`].
+    /// The row with this index in [`Counting::sums`].
     Row(usize),
 }
 
@@ -55,27 +64,332 @@ impl NodeStats {
     }
 }
 
+/// The first stage: words to stem ids (`0, 1, 2, ...` in order of first sight).
+#[derive(Debug)]
+struct Stemming {
+    tokenizer: Tokenizer,
+    words: WordCache,
+    stems: StrMap<u32>,
+}
+
+impl Stemming {
+    fn stem_id(stems: &mut StrMap<u32>, stem: &str) -> u32 {
+        stems.get(stem).unwrap_or_else(|| {
+            let id = stems.len() as u32;
+            assert!(id < GRAM, "at most 2^31 distinct stems");
+            stems.insert(stem, id);
+            id
+        })
+    }
+
+    /// Appends the stem ids of `text` to `out`.
+    fn tokens(&mut self, text: &str, out: &mut Vec<u32>) {
+        let Self { tokenizer, words, stems } = self;
+        words.encode(text, tokenizer, |stem| Self::stem_id(stems, stem), out);
+    }
+
+    /// Every stem by id.
+    fn names(&self) -> Vec<String> {
+        let mut names = vec![String::new(); self.stems.len()];
+        for (stem, id) in self.stems.iter() {
+            names[id as usize] = stem;
+        }
+        names
+    }
+}
+
+/// The second stage: n-grams of stem ids, and their counts per label.
+#[derive(Debug)]
+struct Counting {
+    orders: (usize, usize),
+    weighting: Weighting,
+    /// (parent, stem id) to the id of the longer n-gram ([`GRAM`] set).
+    children: FxHashMap<u64, u32>,
+    stem_stats: Vec<NodeStats>,
+    gram_stats: Vec<NodeStats>,
+    /// Rows of per-label sums, `width` wide, for n-grams seen in more than one sentence.
+    sums: Vec<f64>,
+    width: usize,
+    nodes: Vec<u32>,
+    /// The current sentence's n-grams: (node, occurrences).
+    counted: Vec<(u32, u32)>,
+}
+
+impl Counting {
+    fn new(params: ValidTrainParams) -> Self {
+        let options = params.features();
+        Self {
+            orders: (options.ngrams.min(), options.ngrams.max()),
+            weighting: options.weighting,
+            children: FxHashMap::default(),
+            stem_stats: Vec::new(),
+            gram_stats: Vec::new(),
+            sums: Vec::new(),
+            width: 0,
+            nodes: Vec::new(),
+            counted: Vec::new(),
+        }
+    }
+
+    fn stats(&mut self, node: u32) -> &mut NodeStats {
+        if node & GRAM == 0 {
+            let i = node as usize;
+            if i >= self.stem_stats.len() {
+                self.stem_stats.resize(i + 1, NodeStats::default());
+            }
+            &mut self.stem_stats[i]
+        } else {
+            &mut self.gram_stats[(node & !GRAM) as usize]
+        }
+    }
+
+    /// The id of `parent` extended by the stem `stem`, added if new.
+    fn child(&mut self, parent: u32, stem: u32) -> u32 {
+        let grams = &mut self.gram_stats;
+        *self.children.entry((u64::from(parent) << 32) | u64::from(stem)).or_insert_with(|| {
+            assert!(grams.len() < (GRAM - 2) as usize, "at most 2^31 distinct n-grams");
+            grams.push(NodeStats::default());
+            GRAM | (grams.len() - 1) as u32
+        })
+    }
+
+    /// Makes rows of sums `labels` wide.
+    fn widen(&mut self, labels: usize) {
+        if labels > self.width {
+            if self.width > 0 {
+                let pad = labels - self.width;
+                let rows = self.sums.chunks(self.width);
+                self.sums = rows.flat_map(|row| row.iter().copied().chain(std::iter::repeat_n(0.0, pad))).collect();
+            }
+            self.width = labels;
+        }
+    }
+
+    /// The n-grams of `tokens` with their number of occurrences into `self.counted`.
+    fn count_ngrams(&mut self, tokens: &[u32]) {
+        let mut nodes = std::mem::take(&mut self.nodes);
+        nodes.clear();
+        for_each_gram(tokens, self.orders, |parent, stem| Some(self.child(parent, stem)), |node| nodes.push(node));
+        nodes.sort_unstable();
+        self.counted.clear();
+        self.counted.extend(nodes.chunk_by(|a, b| a == b).map(|run| (run[0], run.len() as u32)));
+        self.nodes = nodes;
+    }
+
+    /// Counts one sentence under label `l`.
+    fn add(&mut self, l: usize, tokens: &[u32]) {
+        self.widen(l + 1);
+        self.count_ngrams(tokens);
+        for i in 0..self.counted.len() {
+            let (node, count) = self.counted[i];
+            let weight = self.weighting.apply(count);
+            let stats = *self.stats(node);
+            self.stats(node).df = stats.df.saturating_add(1);
+            match (stats.sums(), NodeStats::single(l, count)) {
+                (Sums::None, Some(slot)) => self.stats(node).slot = slot,
+                (Sums::Row(row), _) => self.sums[row * self.width + l] += weight,
+                (Sums::None, None) => {
+                    let row = self.promote(node);
+                    self.sums[row + l] += weight;
+                }
+                (Sums::Single { label: first, count: first_count }, _) => {
+                    let row = self.promote(node);
+                    self.sums[row + first] += self.weighting.apply(first_count);
+                    self.sums[row + l] += weight;
+                }
+            }
+        }
+    }
+
+    /// Moves a sentence counted under `from` to `to`.
+    fn relabel(&mut self, from: usize, to: usize, tokens: &[u32]) {
+        self.widen(from.max(to) + 1);
+        self.count_ngrams(tokens);
+        for i in 0..self.counted.len() {
+            let (node, count) = self.counted[i];
+            let weight = self.weighting.apply(count);
+            let row = match (self.stats(node).sums(), NodeStats::single(to, count)) {
+                // Only this sentence has the n-gram: it simply changes label.
+                (Sums::Single { .. }, Some(slot)) => {
+                    self.stats(node).slot = slot;
+                    continue;
+                }
+                (Sums::Single { .. }, None) => {
+                    let row = self.promote(node);
+                    self.sums[row + from] += weight;
+                    row
+                }
+                (Sums::Row(row), _) => row * self.width,
+                (Sums::None, _) => unreachable!("the sentence was counted before"),
+            };
+            self.sums[row + from] -= weight;
+            self.sums[row + to] += weight;
+        }
+    }
+
+    /// Gives `node` a row of sums (zeros) and returns its start.
+    fn promote(&mut self, node: u32) -> usize {
+        let row = self.sums.len() / self.width;
+        assert!(row < PROMOTED as usize, "at most 2^31 n-grams can be seen twice");
+        self.sums.resize(self.sums.len() + self.width, 0.0);
+        self.stats(node).slot = PROMOTED | row as u32;
+        row * self.width
+    }
+
+    /// The summed value of `node` for label `l`.
+    fn sum(&self, stats: NodeStats, l: usize) -> f64 {
+        match stats.sums() {
+            Sums::None => 0.0,
+            Sums::Single { label, count } => {
+                if label == l {
+                    self.weighting.apply(count)
+                } else {
+                    0.0
+                }
+            }
+            Sums::Row(row) => self.sums[row * self.width + l],
+        }
+    }
+
+    /// Every n-gram with `df >= min_df`, named with `stems` (stem names by id), with its stats.
+    fn kept(&self, min_df: u32, stems: &[String]) -> Vec<(String, NodeStats)> {
+        let mut kept: Vec<(String, NodeStats)> = (self.stem_stats.iter().enumerate())
+            .filter(|(_, s)| s.df >= min_df)
+            .map(|(id, s)| (stems[id].clone(), *s))
+            .collect();
+        if self.gram_stats.iter().any(|s| s.df >= min_df) {
+            let mut up = vec![(0u32, 0u32); self.gram_stats.len()];
+            for (&key, &node) in &self.children {
+                up[(node & !GRAM) as usize] = ((key >> 32) as u32, key as u32);
+            }
+            let name = |mut node: u32| {
+                let mut parts = Vec::new();
+                while node & GRAM != 0 {
+                    let (parent, stem) = up[(node & !GRAM) as usize];
+                    parts.push(stems[stem as usize].as_str());
+                    node = parent;
+                }
+                parts.push(stems[node as usize].as_str());
+                parts.reverse();
+                parts.join(" ")
+            };
+            let grams = self.gram_stats.iter().enumerate().filter(|(_, s)| s.df >= min_df);
+            kept.extend(grams.map(|(i, s)| (name(GRAM | i as u32), *s)));
+        }
+        kept
+    }
+}
+
+/// One sentence handed from the stemming stage to the counting stage.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    /// Count it under this label; its tokens end here in the batch.
+    Add { label: u32, end: u32 },
+    /// Move it from one label to another.
+    Relabel { from: u32, to: u32, end: u32 },
+}
+
+/// Sentences on their way between the stages.
+#[derive(Debug, Default)]
+struct Batch {
+    ops: Vec<Op>,
+    tokens: Vec<u32>,
+}
+
+impl Batch {
+    /// Sentences per batch.
+    const SIZE: usize = 4096;
+
+    fn run(&self, counting: &mut Counting) {
+        let mut start = 0;
+        for &op in &self.ops {
+            let (Op::Add { end, .. } | Op::Relabel { end, .. }) = op;
+            let tokens = &self.tokens[start..end as usize];
+            match op {
+                Op::Add { label, .. } => counting.add(label as usize, tokens),
+                Op::Relabel { from, to, .. } => counting.relabel(from as usize, to as usize, tokens),
+            }
+            start = end as usize;
+        }
+    }
+}
+
 /// Accumulates labelled sentences into naive Bayes counts.
 #[derive(Debug)]
 pub struct Trainer {
     params: ValidTrainParams,
-    tokenizer: Tokenizer,
-    words: WordCache,
-    trie: GramTrie,
-    /// By trie node.
-    stats: Vec<NodeStats>,
-    /// Rows of per-label sums, [`Trainer::labels`] wide, for n-grams seen in more than one sentence.
-    sums: Vec<f64>,
+    stemming: Stemming,
+    counting: Counting,
     /// Labels in the order first seen.
     labels: Vec<String>,
     label_ids: FxHashMap<String, usize>,
     class_count: Vec<u64>,
     sentences: u64,
     hasher: blake3::Hasher,
-    tokens: Vec<u32>,
-    nodes: Vec<u32>,
-    /// The current sentence's n-grams: (node, occurrences).
-    counted: Vec<(u32, u32)>,
+    /// Sentences stemmed and not yet counted.
+    batch: Batch,
+}
+
+/// Hands sentences to a [`Trainer`] inside [`Trainer::feed`].
+pub struct Feeder<'t> {
+    trainer: &'t mut Trainer,
+    counter: Option<&'t crossbeam_channel::Sender<Batch>>,
+}
+
+impl Feeder<'_> {
+    /// Counts one labelled sentence.
+    pub fn add(&mut self, text: &str, label: &str) -> Result<()> {
+        let t = &mut *self.trainer;
+        if t.sentences >= MAX_SENTENCES {
+            return Err(Error::Invalid(format!("more than {MAX_SENTENCES} training sentences")));
+        }
+        let l = t.label(label);
+        t.hash_row(b"", text, label);
+        t.stemming.tokens(text, &mut t.batch.tokens);
+        t.batch.ops.push(Op::Add { label: l as u32, end: t.batch.tokens.len() as u32 });
+        t.class_count[l] += 1;
+        t.sentences += 1;
+        self.flush_if_full();
+        Ok(())
+    }
+
+    /// Moves a sentence counted under `old` to `new` (a later file corrects its label). With `count`
+    /// weighting this is exact; with `log` weighting the old label's sums may keep a rounding residue of a
+    /// few units in the last place.
+    pub fn relabel(&mut self, text: &str, old: &str, new: &str) -> Result<()> {
+        let t = &mut *self.trainer;
+        let (from, to) = (t.label(old), t.label(new));
+        if t.class_count[from] == 0 {
+            return Err(Error::Invalid(format!("no sentence labelled {old:?} to relabel")));
+        }
+        t.hash_row(b"\x01", text, new);
+        t.stemming.tokens(text, &mut t.batch.tokens);
+        t.batch.ops.push(Op::Relabel { from: from as u32, to: to as u32, end: t.batch.tokens.len() as u32 });
+        t.class_count[from] -= 1;
+        t.class_count[to] += 1;
+        self.flush_if_full();
+        Ok(())
+    }
+
+    fn flush_if_full(&mut self) {
+        if self.trainer.batch.ops.len() >= Batch::SIZE {
+            self.flush();
+        }
+    }
+
+    /// Counts the stemmed sentences, here or on the counting thread.
+    fn flush(&mut self) {
+        let mut batch = std::mem::take(&mut self.trainer.batch);
+        match self.counter {
+            Some(counter) => counter.send(batch).expect("the counting thread runs until the channel closes"),
+            None => {
+                batch.run(&mut self.trainer.counting);
+                batch.ops.clear();
+                batch.tokens.clear();
+                self.trainer.batch = batch;
+            }
+        }
+    }
 }
 
 impl Trainer {
@@ -83,19 +397,18 @@ impl Trainer {
     pub fn new(params: ValidTrainParams) -> Self {
         Self {
             params,
-            tokenizer: Tokenizer::new(params.features().stop_words),
-            words: WordCache::unbounded(),
-            trie: GramTrie::default(),
-            stats: Vec::new(),
-            sums: Vec::new(),
+            stemming: Stemming {
+                tokenizer: Tokenizer::new(params.features().stop_words),
+                words: WordCache::unbounded(),
+                stems: StrMap::default(),
+            },
+            counting: Counting::new(params),
             labels: Vec::new(),
             label_ids: FxHashMap::default(),
             class_count: Vec::new(),
             sentences: 0,
             hasher: blake3::Hasher::new(),
-            tokens: Vec::new(),
-            nodes: Vec::new(),
-            counted: Vec::new(),
+            batch: Batch::default(),
         }
     }
 
@@ -109,86 +422,58 @@ impl Trainer {
             trainer.class_count[l] = n;
         }
         trainer.sentences = model.class_count.iter().sum();
+        let (stems, counting) = (&mut trainer.stemming.stems, &mut trainer.counting);
+        counting.widen(model.labels.len());
         let min_df = model.params.min_df();
         for (feature, term) in model.vocabulary.terms().iter().enumerate() {
-            let node = trainer.trie.intern(term.split(' ')).expect("vocabulary terms are not empty") as usize;
-            trainer.stats.resize(trainer.trie.len(), NodeStats::default());
-            let row = trainer.promote(node);
+            let mut parts = term.split(' ').map(|stem| Stemming::stem_id(stems, stem));
+            let first = parts.next().expect("split yields a part");
+            let node = parts.fold(first, |parent, stem| counting.child(parent, stem));
+            let row = counting.promote(node);
             for (l, counts) in model.feature_count.iter().enumerate() {
-                trainer.sums[row + l] = counts[feature];
+                counting.sums[row + l] = counts[feature];
             }
-            trainer.stats[node].df = min_df;
+            counting.stats(node).df = min_df;
         }
         trainer
     }
 
     /// Counts one labelled sentence.
     pub fn add(&mut self, text: &str, label: &str) -> Result<()> {
-        if self.sentences >= MAX_SENTENCES {
-            return Err(Error::Invalid(format!("more than {MAX_SENTENCES} training sentences")));
-        }
-        let l = self.label(label);
-        self.hash_row(b"", text, label);
-        self.count_ngrams(text);
-        let weighting = self.params.features().weighting;
-        for i in 0..self.counted.len() {
-            let (node, count) = self.counted[i];
-            let node = node as usize;
-            let stats = self.stats[node];
-            self.stats[node].df = stats.df.saturating_add(1);
-            match (stats.sums(), NodeStats::single(l, count)) {
-                (Sums::None, Some(slot)) => self.stats[node].slot = slot,
-                (Sums::Row(row), _) => self.sums[row * self.labels.len() + l] += weighting.apply(count),
-                (Sums::None, None) => {
-                    let row = self.promote(node);
-                    self.sums[row + l] += weighting.apply(count);
-                }
-                (Sums::Single { label: first, count: first_count }, _) => {
-                    let row = self.promote(node);
-                    self.sums[row + first] += weighting.apply(first_count);
-                    self.sums[row + l] += weighting.apply(count);
-                }
-            }
-        }
-        self.class_count[l] += 1;
-        self.sentences += 1;
-        Ok(())
+        self.feed(NonZeroUsize::MIN, |feeder| feeder.add(text, label))
     }
 
-    /// Moves a sentence counted under `old` to `new` (a later file corrects its label). With `count`
-    /// weighting this is exact; with `log` weighting the old label's sums may keep a rounding residue of a
-    /// few units in the last place.
+    /// Moves a sentence counted under `old` to `new` (see [`Feeder::relabel`]).
     pub fn relabel(&mut self, text: &str, old: &str, new: &str) -> Result<()> {
-        let (from, to) = (self.label(old), self.label(new));
-        if self.class_count[from] == 0 {
-            return Err(Error::Invalid(format!("no sentence labelled {old:?} to relabel")));
+        self.feed(NonZeroUsize::MIN, |feeder| feeder.relabel(text, old, new))
+    }
+
+    /// Lets `feed` hand over sentences; with two threads or more, stemming runs on this thread while a
+    /// second counts the n-grams of the sentences stemmed before (same counts as one thread).
+    pub fn feed<R>(&mut self, threads: NonZeroUsize, feed: impl FnOnce(&mut Feeder<'_>) -> Result<R>) -> Result<R> {
+        if threads.get() == 1 {
+            let mut feeder = Feeder { trainer: self, counter: None };
+            let result = feed(&mut feeder);
+            feeder.flush();
+            return result;
         }
-        self.hash_row(b"\x01", text, new);
-        self.count_ngrams(text);
-        let weighting = self.params.features().weighting;
-        for i in 0..self.counted.len() {
-            let (node, count) = self.counted[i];
-            let node = node as usize;
-            let row = match (self.stats[node].sums(), NodeStats::single(to, count)) {
-                // Only this sentence has the n-gram: it simply changes label.
-                (Sums::Single { .. }, Some(slot)) => {
-                    self.stats[node].slot = slot;
-                    continue;
+        let mut counting = std::mem::replace(&mut self.counting, Counting::new(self.params));
+        let result = std::thread::scope(|scope| {
+            let (sender, batches) = crossbeam_channel::bounded::<Batch>(4);
+            let counter = scope.spawn(|| {
+                for batch in batches {
+                    batch.run(&mut counting);
                 }
-                (Sums::Single { .. }, None) => {
-                    let row = self.promote(node);
-                    self.sums[row + from] += weighting.apply(count);
-                    row
-                }
-                (Sums::Row(row), _) => row * self.labels.len(),
-                (Sums::None, _) => unreachable!("the sentence was counted before"),
-            };
-            self.sums[row + from] -= weighting.apply(count);
-            self.sums[row + to] += weighting.apply(count);
-        }
-        self.class_count[from] -= 1;
-        self.class_count[to] += 1;
-        Ok(())
+            });
+            let mut feeder = Feeder { trainer: self, counter: Some(&sender) };
+            let result = feed(&mut feeder);
+            feeder.flush();
+            drop(sender);
+            counter.join().expect("the counting thread does not panic");
+            result
+        });
+        self.counting = counting;
+        result
     }
 
     /// Sentences counted so far.
@@ -214,33 +499,17 @@ impl Trainer {
             _ => {}
         }
         let min_df = self.params.min_df();
-        let links = self.trie.links();
-        let mut terms: Vec<(String, usize)> = (self.stats.iter().enumerate())
-            .filter(|&(_, stats)| stats.df >= min_df)
-            .map(|(node, _)| (links.name(node as u32), node))
-            .collect();
+        let mut terms = self.counting.kept(min_df, &self.stemming.names());
         if terms.is_empty() {
             return Err(Error::Invalid(format!(
                 "the training sentences give no n-gram that occurs in at least {min_df} sentences (lower --min-df)"
             )));
         }
-        terms.sort_unstable();
-        let weighting = self.params.features().weighting;
-        let sum = |node: usize, label: usize| match self.stats[node].sums() {
-            Sums::None => 0.0,
-            Sums::Single { label: only, count } => {
-                if only == label {
-                    weighting.apply(count)
-                } else {
-                    0.0
-                }
-            }
-            Sums::Row(row) => self.sums[row * self.labels.len() + label],
-        };
+        terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let counts = Counts {
             class_count: labels.iter().map(|&(_, l)| self.class_count[l]).collect(),
             feature_count: (labels.iter())
-                .map(|&(_, l)| terms.iter().map(|&(_, node)| sum(node, l)).collect())
+                .map(|&(_, l)| terms.iter().map(|&(_, stats)| self.counting.sum(stats, l)).collect())
                 .collect(),
         };
         let vocabulary = Vocabulary::from_sorted(terms.into_iter().map(|(term, _)| term).collect());
@@ -249,29 +518,16 @@ impl Trainer {
         Model::from_counts(self.params, vocabulary, labels, counts, training_data)
     }
 
-    /// The index of `label`, added if new (which widens every row of sums).
+    /// The index of `label`, added if new.
     fn label(&mut self, label: &str) -> usize {
         if let Some(&l) = self.label_ids.get(label) {
             return l;
         }
-        let old = self.labels.len();
-        if !self.sums.is_empty() {
-            self.sums = self.sums.chunks(old).flat_map(|row| row.iter().copied().chain([0.0])).collect();
-        }
+        let l = self.labels.len();
         self.labels.push(label.to_owned());
-        self.label_ids.insert(label.to_owned(), old);
+        self.label_ids.insert(label.to_owned(), l);
         self.class_count.push(0);
-        old
-    }
-
-    /// Gives `node` a row of sums (zeros) and returns its start.
-    fn promote(&mut self, node: usize) -> usize {
-        let width = self.labels.len();
-        let row = self.sums.len() / width;
-        assert!(row < PROMOTED as usize, "at most 2^31 n-grams can be seen twice");
-        self.sums.resize(self.sums.len() + width, 0.0);
-        self.stats[node].slot = PROMOTED | row as u32;
-        row * width
+        l
     }
 
     fn hash_row(&mut self, marker: &[u8], text: &str, label: &str) {
@@ -280,24 +536,6 @@ impl Trainer {
         self.hasher.update(b"\0");
         self.hasher.update(label.as_bytes());
         self.hasher.update(b"\n");
-    }
-
-    /// The n-grams of `text` with their number of occurrences into `self.counted`, every n-gram added to the
-    /// trie.
-    fn count_ngrams(&mut self, text: &str) {
-        let Self { params, tokenizer, words, trie, tokens, nodes, counted, stats, .. } = self;
-        let options = params.features();
-        tokens.clear();
-        words.encode(text, tokenizer, |stem| trie.intern_stem(stem), tokens);
-        nodes.clear();
-        let orders = (options.ngrams.min(), options.ngrams.max());
-        for_each_gram(tokens, orders, |parent, stem| Some(trie.intern_child(parent, stem)), |node| nodes.push(node));
-        nodes.sort_unstable();
-        counted.clear();
-        counted.extend(nodes.chunk_by(|a, b| a == b).map(|run| (run[0], run.len() as u32)));
-        if stats.len() < trie.len() {
-            stats.resize(trie.len(), NodeStats::default());
-        }
     }
 }
 
@@ -340,6 +578,37 @@ mod tests {
         let model = t.finish().unwrap();
         assert_eq!(model.vocabulary().terms(), ["kyiv", "warn"]);
         assert_eq!(model.feature_count()[0][1], 3.0, "every occurrence counts once the n-gram is kept");
+    }
+
+    #[test]
+    fn two_threads_count_what_one_does() {
+        let sentences: Vec<(String, &str)> = (0..20_000)
+            .map(|i| {
+                (
+                    format!("Kyiv denied claim {} of attack {} warned {}", i % 97, i % 13, i % 1000),
+                    ["a", "b", "c"][i % 3],
+                )
+            })
+            .collect();
+        let train = |threads: usize| {
+            let mut trainer = Trainer::new(params());
+            trainer
+                .feed(NonZeroUsize::new(threads).unwrap(), |feeder| {
+                    for (i, (text, label)) in sentences.iter().enumerate() {
+                        feeder.add(text, label)?;
+                        if i % 1000 == 999 {
+                            feeder.relabel(text, label, "d")?;
+                        }
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            trainer.finish().unwrap()
+        };
+        let (one, two) = (train(1), train(2));
+        assert_eq!(one, two);
+        assert_eq!(one.training_data(), two.training_data());
+        assert_eq!(one.class_count()[3], 20);
     }
 
     #[test]
