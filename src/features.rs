@@ -269,6 +269,14 @@ impl WordCache {
         Self { current: StrMap::default(), previous: StrMap::default(), generation, owner: 0 }
     }
 
+    /// Allocates the current generation's table at its full size, so it never rehashes while it fills
+    /// (the memory is touched only as words arrive).
+    fn reserve_generation(&mut self) {
+        if self.generation != usize::MAX && self.current.is_empty() {
+            self.current.reserve(self.generation);
+        }
+    }
+
     /// A cache that keeps every word: for training, whose memory follows the vocabulary anyway.
     pub fn unbounded() -> Self {
         Self::bounded(usize::MAX)
@@ -304,6 +312,7 @@ impl WordCache {
                         std::mem::swap(&mut self.current, &mut self.previous);
                         self.current.clear();
                     }
+                    self.reserve_generation();
                     self.current.insert(word.text, code);
                     code
                 }
