@@ -8,7 +8,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use narrative::classify::{ClassifyOptions, Format, Numbering, RowFormat, classify_stream};
 use narrative::input::{Documents, InputFormat, Unit};
-use narrative::report::{ModelSummary, Report, ReportBuilder, ReportOptions};
+use narrative::report::{ArticleSummary, ModelSummary, Report, ReportBuilder, ReportOptions};
 
 /// Score each article's narrative mix and compare groups of articles (outlets) with uncertainty.
 ///
@@ -129,6 +129,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         min_articles: args.min_articles,
         top: args.top,
         neutral_label: args.neutral_label.clone(),
+        shown_articles: SHOWN_ARTICLES,
     };
     let staging = args.out.as_deref().map(Staging::new).transpose()?;
     let rows = RowFormat::new(Format::Csv, model.labels(), false);
@@ -141,6 +142,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let mut articles = staging
+        .as_ref()
+        .map(|s| ArticleWriter::create(&s.dir.path().join("articles.csv"), model.labels()))
+        .transpose()?;
     let mut builder = ReportBuilder::new(model.labels(), options);
     let progress = ProgressBar::new_spinner()
         .with_style(ProgressStyle::with_template("{spinner} {pos} articles, {elapsed}").expect("valid template"));
@@ -163,7 +168,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
                 empty.note(&d.doc.id, d.sentences.len());
             }
             let rows: Vec<_> = d.rows(first).collect();
-            builder.add(&d.doc, &rows, meta.as_ref().and_then(|m| lookup(m, &d.doc.id)));
+            let ended = builder.add(&d.doc, &rows, meta.as_ref().and_then(|m| lookup(m, &d.doc.id)));
+            if let (Some(w), Some(article)) = (articles.as_mut(), ended) {
+                w.write(&article)?;
+            }
             progress.inc(1);
         }
         Ok(())
@@ -179,8 +187,15 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         options: model.params().to_string(),
         training_data: model.training_data().to_owned(),
     };
+    let last = builder.end();
+    if let (Some(w), Some(article)) = (articles.as_mut(), last) {
+        w.write(&article)?;
+    }
+    if let Some(w) = articles {
+        w.finish()?;
+    }
     let report = builder.finish(summary);
-    if report.articles.is_empty() {
+    if report.article_count == 0 {
         anyhow::bail!("no articles in the input");
     }
     match staging {
@@ -191,7 +206,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
             writeln!(
                 std::io::stdout().lock(),
                 "wrote report for {} articles to {}",
-                report.articles.len(),
+                report.article_count,
                 out.display()
             )?;
         }
@@ -267,7 +282,43 @@ impl Staging {
 }
 
 /// The terminal table lists at most this many articles; `--out` files have them all.
-const TERMINAL_ARTICLES: usize = 50;
+/// Articles shown in full: in the terminal tables, the HTML page, its chart and report.json (articles.csv
+/// has every one).
+const SHOWN_ARTICLES: usize = 50;
+
+/// Writes articles.csv one article at a time, as articles end.
+struct ArticleWriter {
+    csv: csv::Writer<std::fs::File>,
+}
+
+impl ArticleWriter {
+    fn create(path: &Path, labels: &[String]) -> anyhow::Result<Self> {
+        let mut csv = csv::Writer::from_path(path)?;
+        let mut header: Vec<String> =
+            ["doc", "title", "group", "sentences", "dominant", "intensity"].map(String::from).to_vec();
+        header.extend(labels.iter().map(|l| format!("share_{l}")));
+        header.extend(labels.iter().map(|l| format!("soft_{l}")));
+        csv.write_record(&header)?;
+        Ok(Self { csv })
+    }
+
+    fn write(&mut self, a: &ArticleSummary) -> anyhow::Result<()> {
+        let mut row = vec![
+            a.doc.clone(),
+            a.title.clone().unwrap_or_default(),
+            a.group.clone(),
+            a.sentences.to_string(),
+            a.dominant.clone(),
+            format!("{:.6}", a.intensity),
+        ];
+        row.extend(a.shares.iter().chain(&a.soft_shares).map(|v| format!("{v:.6}")));
+        self.csv.write_record(&row).context("articles.csv: cannot write")
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        self.csv.flush().context("articles.csv: cannot write")
+    }
+}
 
 fn pct(v: f64) -> String {
     format!("{:.1}", 100.0 * v)
@@ -285,26 +336,6 @@ fn write_csv(path: &Path, header: &[String], rows: impl IntoIterator<Item = Vec<
 
 fn write_files(report: &Report, dir: &Path) -> anyhow::Result<()> {
     let labels = &report.labels;
-    let mut header: Vec<String> =
-        ["doc", "title", "group", "sentences", "dominant", "intensity"].map(String::from).to_vec();
-    header.extend(labels.iter().map(|l| format!("share_{l}")));
-    header.extend(labels.iter().map(|l| format!("soft_{l}")));
-    write_csv(
-        &dir.join("articles.csv"),
-        &header,
-        report.articles.iter().map(|a| {
-            let mut row = vec![
-                a.doc.clone(),
-                a.title.clone().unwrap_or_default(),
-                a.group.clone(),
-                a.sentences.to_string(),
-                a.dominant.clone(),
-                format!("{:.6}", a.intensity),
-            ];
-            row.extend(a.shares.iter().chain(&a.soft_shares).map(|v| format!("{v:.6}")));
-            row
-        }),
-    )?;
     let mut header: Vec<String> = ["group", "articles", "sentences", "too_few_articles"].map(String::from).to_vec();
     for l in labels {
         for part in ["pooled", "pooled_low", "pooled_high", "mean", "mean_low", "mean_high"] {
@@ -367,18 +398,17 @@ fn write_files(report: &Report, dir: &Path) -> anyhow::Result<()> {
 
 fn print_tables(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
     let labels = &report.labels;
-    let sentences: u64 = report.articles.iter().map(|a| a.sentences).sum();
     writeln!(
         out,
         "{} articles, {} sentences, grouped by {}; model {} (blake3 {})\n",
-        report.articles.len(),
-        sentences,
+        report.article_count,
+        report.sentences,
         report.options.group_by,
         report.model.path,
         &report.model.blake3[..16]
     )?;
     let width = |items: &mut dyn Iterator<Item = usize>| items.max().unwrap_or(5).max(5);
-    let doc_w = width(&mut report.articles.iter().take(TERMINAL_ARTICLES).map(|a| a.doc.len()));
+    let doc_w = width(&mut report.articles.iter().map(|a| a.doc.len()));
     let group_w = width(
         &mut report.articles.iter().map(|a| a.group.len()).chain(report.groups.iter().map(|g| g.group.len() + 2)),
     );
@@ -389,7 +419,7 @@ fn print_tables(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
         write!(out, "  {:>w$}", l, w = l.len().max(6))?;
     }
     writeln!(out)?;
-    for a in report.articles.iter().take(TERMINAL_ARTICLES) {
+    for a in report.articles.iter() {
         write!(
             out,
             "{:doc_w$}  {:group_w$}  {:>5}  {:label_w$}  {:>9}",
@@ -404,11 +434,15 @@ fn print_tables(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
         }
         writeln!(out)?;
     }
-    if report.articles.len() > TERMINAL_ARTICLES {
-        writeln!(out, "... {} more articles (--out DIR writes them all)", report.articles.len() - TERMINAL_ARTICLES)?;
+    if report.article_count > report.articles.len() {
+        writeln!(
+            out,
+            "... {} more articles (--out DIR writes them all)",
+            report.article_count - report.articles.len()
+        )?;
     }
     writeln!(out, "\nSTRONGEST SENTENCES (per narrative: sentence number, posterior)")?;
-    for a in report.articles.iter().take(TERMINAL_ARTICLES).filter(|a| !a.evidence.is_empty()) {
+    for a in report.articles.iter().filter(|a| !a.evidence.is_empty()) {
         writeln!(out, "{}", a.doc)?;
         for e in &a.evidence {
             writeln!(

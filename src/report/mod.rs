@@ -6,8 +6,10 @@
 //! outlet, an outlet type, any metadata column): shares pooled over sentences and averaged over articles,
 //! each with a seeded bootstrap interval over articles, and a permutation test over articles for every
 //! pair of groups ([`stats`]). Groups with fewer than `min_articles` articles are flagged, not hidden.
-//! Articles are summarised as they stream past (the parts of a long article add up): memory grows with the
-//! number of articles, not sentences.
+//! Articles are summarised as they stream past (the parts of a long article add up) and handed back one by
+//! one as they end, to be written out at once; the builder keeps only each article's label counts (for the
+//! group statistics) and the first [`ReportOptions::shown_articles`] summaries, so memory grows by a few
+//! dozen bytes per article and not at all per sentence.
 
 pub mod render;
 pub mod stats;
@@ -37,6 +39,8 @@ pub struct ReportOptions {
     pub top: usize,
     /// The label that means "no narrative" (excluded from intensity and quoted evidence).
     pub neutral_label: String,
+    /// Article summaries kept whole for tables, charts and report.json (all are handed out as they end).
+    pub shown_articles: usize,
 }
 
 impl Default for ReportOptions {
@@ -49,6 +53,7 @@ impl Default for ReportOptions {
             min_articles: 3,
             top: 3,
             neutral_label: "neutral".into(),
+            shown_articles: 50,
         }
     }
 }
@@ -143,8 +148,12 @@ pub struct Report {
     pub model: ModelSummary,
     /// The options used.
     pub options: ReportOptions,
-    /// Articles in input order.
+    /// The first [`ReportOptions::shown_articles`] articles, in input order.
     pub articles: Vec<ArticleSummary>,
+    /// Articles in all.
+    pub article_count: usize,
+    /// Sentences in all.
+    pub sentences: u64,
     /// Groups sorted by name.
     pub groups: Vec<GroupSummary>,
     /// Every pair of groups, in name order.
@@ -157,7 +166,12 @@ pub struct ReportBuilder {
     labels: Vec<String>,
     options: ReportOptions,
     neutral: Option<usize>,
-    articles: Vec<ArticleSummary>,
+    /// The first articles, whole.
+    shown: Vec<ArticleSummary>,
+    /// Every article's label counts, by group.
+    groups: BTreeMap<String, Vec<ArticleCounts>>,
+    article_count: usize,
+    sentences: u64,
     pending: Option<Pending>,
 }
 
@@ -178,15 +192,30 @@ impl ReportBuilder {
     /// A builder for a model's `labels`.
     pub fn new(labels: &[String], options: ReportOptions) -> Self {
         let neutral = labels.iter().position(|l| *l == options.neutral_label);
-        Self { labels: labels.to_vec(), options, neutral, articles: Vec::new(), pending: None }
+        Self {
+            labels: labels.to_vec(),
+            options,
+            neutral,
+            shown: Vec::new(),
+            groups: BTreeMap::new(),
+            article_count: 0,
+            sentences: 0,
+            pending: None,
+        }
     }
 
     /// Adds one classified document (or the next part of the same long article); `meta` overrides the
-    /// document's own metadata.
-    pub fn add(&mut self, doc: &Document, rows: &[Classified<'_>], meta: Option<&BTreeMap<String, String>>) {
+    /// document's own metadata. Returns the article this document's start has ended, if any.
+    pub fn add(
+        &mut self,
+        doc: &Document,
+        rows: &[Classified<'_>],
+        meta: Option<&BTreeMap<String, String>>,
+    ) -> Option<ArticleSummary> {
         let continues = doc.part > 0 && self.pending.as_ref().is_some_and(|p| p.doc == doc.id);
+        let mut ended = None;
         if !continues {
-            self.flush();
+            ended = self.end();
             let mut all_meta = doc.meta.clone();
             if let Some(extra) = meta {
                 all_meta.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -227,13 +256,12 @@ impl ReportBuilder {
                 kept.truncate(self.options.top);
             }
         }
+        ended
     }
 
-    /// Turns the article being read into its summary.
-    fn flush(&mut self) {
-        let Some(p) = self.pending.take() else {
-            return;
-        };
+    /// Ends the article being read (call it after the last document) and returns its summary.
+    pub fn end(&mut self) -> Option<ArticleSummary> {
+        let p = self.pending.take()?;
         let n = self.labels.len();
         let total: u64 = p.counts.iter().sum();
         let share = |x: f64| if total == 0 { 0.0 } else { x / total as f64 };
@@ -244,7 +272,10 @@ impl ReportBuilder {
             .max_by(|&a, &b| p.counts[a].cmp(&p.counts[b]).then(soft_shares[a].total_cmp(&soft_shares[b])))
             .map_or_else(String::new, |i| self.labels[i].clone());
         let intensity = if total == 0 { 0.0 } else { 1.0 - self.neutral.map_or(0.0, |i| shares[i]) };
-        self.articles.push(ArticleSummary {
+        self.groups.entry(p.group.clone()).or_default().push(ArticleCounts { counts: p.counts.clone() });
+        self.article_count += 1;
+        self.sentences += total;
+        let article = ArticleSummary {
             doc: p.doc,
             title: p.title,
             group: p.group,
@@ -256,24 +287,26 @@ impl ReportBuilder {
             dominant,
             intensity,
             evidence: p.evidence.into_iter().flatten().collect(),
-        });
+        };
+        if self.shown.len() < self.options.shown_articles {
+            self.shown.push(article.clone());
+        }
+        Some(article)
     }
 
-    /// Computes the group statistics and returns the report.
+    /// Computes the group statistics and returns the report. An article still being read is ended here
+    /// (call [`ReportBuilder::end`] first to see it).
     pub fn finish(mut self, model: ModelSummary) -> Report {
-        self.flush();
+        self.end();
         let n = self.labels.len();
         let o = &self.options;
-        let mut by_group: BTreeMap<&str, Vec<ArticleCounts>> = BTreeMap::new();
-        for a in &self.articles {
-            by_group.entry(&a.group).or_default().push(ArticleCounts { counts: a.counts.clone() });
-        }
+        let by_group = &self.groups;
         let groups: Vec<GroupSummary> = by_group
             .iter()
             .map(|(name, articles)| {
                 let shares = stats::bootstrap_shares(articles, n, o.resamples, o.seed);
                 GroupSummary {
-                    group: (*name).to_owned(),
+                    group: name.clone(),
                     articles: articles.len(),
                     sentences: articles.iter().map(ArticleCounts::total).sum(),
                     pooled: shares.pooled,
@@ -282,14 +315,66 @@ impl ReportBuilder {
                 }
             })
             .collect();
-        let names: Vec<&&str> = by_group.keys().collect();
+        let names: Vec<&String> = by_group.keys().collect();
         let mut comparisons = Vec::new();
-        for (i, a) in names.iter().enumerate() {
-            for b in &names[i + 1..] {
-                let difference = stats::compare_groups(&by_group[**a], &by_group[**b], n, o.permutations, o.seed);
-                comparisons.push(GroupComparison { a: (**a).to_owned(), b: (**b).to_owned(), difference });
+        for (i, &a) in names.iter().enumerate() {
+            for &b in &names[i + 1..] {
+                let difference = stats::compare_groups(&by_group[a], &by_group[b], n, o.permutations, o.seed);
+                comparisons.push(GroupComparison { a: a.clone(), b: b.clone(), difference });
             }
         }
-        Report { labels: self.labels, model, options: self.options, articles: self.articles, groups, comparisons }
+        Report {
+            labels: self.labels,
+            model,
+            options: self.options,
+            articles: self.shown,
+            article_count: self.article_count,
+            sentences: self.sentences,
+            groups,
+            comparisons,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Prediction;
+    use crate::text::Span;
+
+    #[test]
+    fn articles_are_handed_back_as_they_end_and_only_the_first_are_kept() {
+        let labels: Vec<String> = ["a", "neutral"].map(String::from).to_vec();
+        let options = ReportOptions { shown_articles: 2, resamples: 10, permutations: 10, ..ReportOptions::default() };
+        let mut builder = ReportBuilder::new(&labels, options);
+        let prediction = Prediction { label: 0, probabilities: vec![0.9, 0.1] };
+        let mut ended = Vec::new();
+        for i in 0..5 {
+            let doc = Document {
+                id: format!("d{i}"),
+                text: "One. Two.".into(),
+                meta: [("outlet".to_owned(), ["x", "y"][i % 2].to_owned())].into(),
+                ..Document::default()
+            };
+            let row = |n| Classified { sentence: n, span: Span::new(0, 4), text: "One.", prediction: &prediction };
+            // Two parts of article d4: the second continues it.
+            ended.extend(builder.add(&doc, &[row(1), row(2)], None));
+            if i == 4 {
+                let part = Document { part: 1, ..doc };
+                assert!(builder.add(&part, &[row(3)], None).is_none(), "a continued article has not ended");
+            }
+        }
+        ended.extend(builder.end());
+        assert_eq!(ended.iter().map(|a| a.doc.as_str()).collect::<Vec<_>>(), ["d0", "d1", "d2", "d3", "d4"]);
+        assert_eq!(ended[4].sentences, 3);
+        let model = ModelSummary {
+            path: "m".into(),
+            blake3: "0".repeat(64),
+            options: String::new(),
+            training_data: String::new(),
+        };
+        let report = builder.finish(model);
+        assert_eq!((report.articles.len(), report.article_count, report.sentences), (2, 5, 11));
+        assert_eq!(report.groups.iter().map(|g| g.articles).collect::<Vec<_>>(), [3, 2]);
     }
 }

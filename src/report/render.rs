@@ -431,7 +431,7 @@ pub fn html(report: &Report, articles_svg: &str, groups_svg: &str) -> String {
     let labels = &report.labels;
     let options = &report.options;
     let mut out = String::with_capacity(64 * 1024 + articles_svg.len() + groups_svg.len());
-    let sentences: u64 = report.articles.iter().map(|a| a.sentences).sum();
+    let sentences = report.sentences;
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -441,8 +441,8 @@ pub fn html(report: &Report, articles_svg: &str, groups_svg: &str) -> String {
 <p>{articles} article{articles_s}, {sentences} sentence{sentences_s}, {groups} group{groups_s} \
 (grouped by <code>{group_by}</code>); labels: {labels}.</p>\n",
         group_by = escape(&options.group_by),
-        articles = report.articles.len(),
-        articles_s = if report.articles.len() == 1 { "" } else { "s" },
+        articles = report.article_count,
+        articles_s = if report.article_count == 1 { "" } else { "s" },
         sentences_s = if sentences == 1 { "" } else { "s" },
         groups = report.groups.len(),
         groups_s = if report.groups.len() == 1 { "" } else { "s" },
@@ -577,6 +577,14 @@ prefer the permutation p.</p>\n",
         "<h2>Articles</h2>\n<p class=\"note\">Share: the share of the article's sentences with the \
 label. Intensity: the share of sentences not labelled neutral.</p>\n",
     );
+    if report.article_count > report.articles.len() {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">The first {} of {} articles; articles.csv lists them all.</p>",
+            report.articles.len(),
+            report.article_count
+        );
+    }
     out.push_str(
         "<table id=\"articles\">\n<thead><tr><th>doc</th><th>title</th><th>group</th><th>sentences</th>\
 <th>dominant</th><th>intensity</th>",
@@ -745,7 +753,17 @@ mod tests {
                 cramers_v: 0.25,
             },
         }];
-        Report { labels: labels(), model: model(), options: ReportOptions::default(), articles, groups, comparisons }
+        let (article_count, sentences) = (articles.len(), articles.iter().map(|a| a.sentences).sum());
+        Report {
+            labels: labels(),
+            model: model(),
+            options: ReportOptions::default(),
+            articles,
+            article_count,
+            sentences,
+            groups,
+            comparisons,
+        }
     }
 
     fn empty() -> Report {
@@ -754,6 +772,8 @@ mod tests {
             model: model(),
             options: ReportOptions::default(),
             articles: Vec::new(),
+            article_count: 0,
+            sentences: 0,
             groups: Vec::new(),
             comparisons: Vec::new(),
         }
