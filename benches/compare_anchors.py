@@ -190,6 +190,12 @@ def table(args):
             task, size, tool, sentences, nbytes, seconds, rss, cpu = line.rstrip("\n").split("\t")
             rows.append((task, size, tool, int(sentences), int(nbytes), float(seconds), int(rss), cpu))
 
+    # Rows kept from an earlier run of some tools come first in the file: order by task, input, tool.
+    sizes = list(dict.fromkeys(r[1] for r in rows))
+    tasks = ["startup", "train", "classify"]
+    tools = ["scikit-learn", "fastText"]
+    rows.sort(key=lambda r: (tasks.index(r[0]), sizes.index(r[1]), tools.index(r[2]) if r[2] in tools else 2,
+                             int(r[2].split(", ")[1].split()[0]) if ", " in r[2] else 0))
     print("| task | input | tool | sentences | MB | seconds | sentences/s | MB/s | peak RSS MB | CPU "
           "| narrative × scikit-learn | narrative × fastText |")
     print("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")

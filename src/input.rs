@@ -60,7 +60,7 @@ pub struct Document {
 
 /// A text article longer than this arrives in parts of about this size, cut at a blank line where
 /// possible, so memory stays bounded however large a file is.
-pub const TEXT_PART_BYTES: usize = 4 << 20;
+pub const TEXT_PART_BYTES: usize = 1 << 20;
 
 /// Opens a file for reading, or stdin for `-`.
 pub fn open(path: &Path) -> Result<Box<dyn Read>> {
