@@ -6,9 +6,9 @@
 //! and its summed feature value per label: exactly the sufficient statistics linfa-bayes'
 //! `MultinomialNb` accumulates in `fit`/`fit_with` (a test checks the counts are identical). Most n-grams
 //! of a large corpus occur once, so an n-gram seen in one sentence keeps that sentence's label and count
-//! in its 8-byte [`NodeStats`]; only from the second sentence on does it get a row of per-label sums.
+//! in its 8-byte `NodeStats`; only from the second sentence on does it get a row of per-label sums.
 //!
-//! Training has two stages with separate state: [`Stemming`] turns text into stem ids, [`Counting`]
+//! Training has two stages with separate state: `Stemming` turns text into stem ids, `Counting`
 //! counts n-grams of those ids. [`Trainer::feed`] runs them on two threads, in a pipeline, with the same
 //! result as one.
 
