@@ -476,11 +476,6 @@ impl Trainer {
         result
     }
 
-    /// Sentences counted so far.
-    pub fn sentences(&self) -> u64 {
-        self.sentences
-    }
-
     /// The model: n-grams in at least `min_df` sentences, labels sorted (labels left with no sentence
     /// dropped), smoothed as linfa-bayes does.
     pub fn finish(self) -> Result<Model> {
