@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::classify::Classified;
 use crate::input::Document;
-use stats::{ArticleCounts, GroupDifference, Interval};
+use stats::{GroupCounts, GroupDifference, Interval};
 
 /// Report options.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -169,7 +169,7 @@ pub struct ReportBuilder {
     /// The first articles, whole.
     shown: Vec<ArticleSummary>,
     /// Every article's label counts, by group.
-    groups: BTreeMap<String, Vec<ArticleCounts>>,
+    groups: BTreeMap<String, GroupCounts>,
     article_count: usize,
     sentences: u64,
     pending: Option<Pending>,
@@ -272,7 +272,7 @@ impl ReportBuilder {
             .max_by(|&a, &b| p.counts[a].cmp(&p.counts[b]).then(soft_shares[a].total_cmp(&soft_shares[b])))
             .map_or_else(String::new, |i| self.labels[i].clone());
         let intensity = if total == 0 { 0.0 } else { 1.0 - self.neutral.map_or(0.0, |i| shares[i]) };
-        self.groups.entry(p.group.clone()).or_default().push(ArticleCounts { counts: p.counts.clone() });
+        self.groups.entry(p.group.clone()).or_default().push(&p.counts);
         self.article_count += 1;
         self.sentences += total;
         let article = ArticleSummary {
@@ -308,7 +308,7 @@ impl ReportBuilder {
                 GroupSummary {
                     group: name.clone(),
                     articles: articles.len(),
-                    sentences: articles.iter().map(ArticleCounts::total).sum(),
+                    sentences: articles.sentences(),
                     pooled: shares.pooled,
                     mean_of_articles: shares.mean_of_articles,
                     too_few_articles: articles.len() < o.min_articles,

@@ -26,17 +26,52 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-/// One article's sentence-label counts (index = label, in the model's sorted label order).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ArticleCounts {
-    /// Number of the article's sentences tagged with each label; `counts[l]` is for label `l`.
-    pub counts: Vec<u64>,
+/// The sentence-label counts of a group's articles, one row per article (index = label, in the model's
+/// sorted label order), stored flat at 4 bytes a count: a report keeps these for every article, so they
+/// must stay small.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GroupCounts {
+    counts: Vec<u32>,
+    /// Where each article's row ends in `counts`.
+    ends: Vec<usize>,
 }
 
-impl ArticleCounts {
-    /// Number of sentences in the article: the sum of all its counts.
-    pub fn total(&self) -> u64 {
-        self.counts.iter().sum()
+impl GroupCounts {
+    /// Adds an article's counts (each saturating at `u32::MAX`, far beyond any article).
+    pub fn push(&mut self, counts: &[u64]) {
+        self.counts.extend(counts.iter().map(|&c| u32::try_from(c).unwrap_or(u32::MAX)));
+        self.ends.push(self.counts.len());
+    }
+
+    /// Number of articles.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are no articles.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Every article's counts, in the order added.
+    pub fn rows(&self) -> impl Iterator<Item = &[u32]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(start, &end)| &self.counts[start..end])
+    }
+
+    /// Number of sentences in all the articles.
+    pub fn sentences(&self) -> u64 {
+        self.counts.iter().map(|&c| u64::from(c)).sum()
+    }
+}
+
+impl<R: AsRef<[u64]>> FromIterator<R> for GroupCounts {
+    fn from_iter<I: IntoIterator<Item = R>>(rows: I) -> Self {
+        let mut group = Self::default();
+        for row in rows {
+            group.push(row.as_ref());
+        }
+        group
     }
 }
 
@@ -117,10 +152,10 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(articles: &[ArticleCounts], n_labels: usize) -> Self {
+    fn new(articles: &GroupCounts, n_labels: usize) -> Self {
         let mut prepared = Self { n_labels, counts: Vec::new(), totals: Vec::new(), shares: Vec::new() };
-        for article in articles {
-            let row: Vec<u64> = (0..n_labels).map(|l| article.counts.get(l).copied().unwrap_or(0)).collect();
+        for article in articles.rows() {
+            let row: Vec<u64> = (0..n_labels).map(|l| article.get(l).map_or(0, |&c| u64::from(c))).collect();
             let total: u64 = row.iter().sum();
             if total == 0 {
                 continue;
@@ -191,7 +226,7 @@ impl Prepared {
 ///
 /// Long articles weigh more than short ones. Returns `n_labels` zeros when the group has no sentences;
 /// otherwise the shares sum to 1.
-pub fn pooled_shares(articles: &[ArticleCounts], n_labels: usize) -> Vec<f64> {
+pub fn pooled_shares(articles: &GroupCounts, n_labels: usize) -> Vec<f64> {
     Prepared::new(articles, n_labels).estimates().0
 }
 
@@ -199,7 +234,7 @@ pub fn pooled_shares(articles: &[ArticleCounts], n_labels: usize) -> Vec<f64> {
 ///
 /// Every article has the same weight whatever its length. Returns `n_labels` zeros when no article has
 /// sentences; otherwise the shares sum to 1.
-pub fn mean_article_shares(articles: &[ArticleCounts], n_labels: usize) -> Vec<f64> {
+pub fn mean_article_shares(articles: &GroupCounts, n_labels: usize) -> Vec<f64> {
     Prepared::new(articles, n_labels).estimates().1
 }
 
@@ -216,7 +251,7 @@ pub fn mean_article_shares(articles: &[ArticleCounts], n_labels: usize) -> Vec<f
 /// interval collapses to the estimate, which is not certainty. Callers should flag small groups. The
 /// interval also collapses when `resamples` is 0, and when no article has sentences, where every
 /// estimate and bound is 0.
-pub fn bootstrap_shares(articles: &[ArticleCounts], n_labels: usize, resamples: usize, seed: u64) -> GroupShares {
+pub fn bootstrap_shares(articles: &GroupCounts, n_labels: usize, resamples: usize, seed: u64) -> GroupShares {
     let prepared = Prepared::new(articles, n_labels);
     let (pooled, mean) = prepared.estimates();
     let n = prepared.len();
@@ -290,8 +325,8 @@ fn total_variation(a: &[f64], b: &[f64]) -> f64 {
 /// `tvd = 0`, `permutation_p = 1` with `permutations = 0`, `chi_square = 0`, `degrees_of_freedom = 0`,
 /// `chi_square_p = 1` and `cramers_v = 0`.
 pub fn compare_groups(
-    a: &[ArticleCounts],
-    b: &[ArticleCounts],
+    a: &GroupCounts,
+    b: &GroupCounts,
     n_labels: usize,
     permutations: usize,
     seed: u64,
@@ -500,8 +535,12 @@ fn ln_gamma(x: f64) -> f64 {
 mod tests {
     use super::*;
 
-    fn art(counts: &[u64]) -> ArticleCounts {
-        ArticleCounts { counts: counts.to_vec() }
+    fn art(counts: &[u64]) -> Vec<u64> {
+        counts.to_vec()
+    }
+
+    fn group<const N: usize>(articles: [Vec<u64>; N]) -> GroupCounts {
+        articles.into_iter().collect()
     }
 
     fn close(actual: f64, expected: f64, tol: f64) -> bool {
@@ -509,7 +548,7 @@ mod tests {
     }
 
     /// Draws an article of `len` sentences whose labels follow `mix` (probabilities summing to 1).
-    fn draw_article(rng: &mut ChaCha8Rng, mix: &[f64], len: usize) -> ArticleCounts {
+    fn draw_article(rng: &mut ChaCha8Rng, mix: &[f64], len: usize) -> Vec<u64> {
         let mut counts = vec![0u64; mix.len()];
         for _ in 0..len {
             let u: f64 = rng.random();
@@ -524,13 +563,15 @@ mod tests {
             }
             counts[label] += 1;
         }
-        ArticleCounts { counts }
+        counts
     }
 
     #[test]
-    fn total_sums_counts() {
-        assert_eq!(art(&[3, 0, 4]).total(), 7);
-        assert_eq!(art(&[]).total(), 0);
+    fn group_counts_keep_each_articles_row() {
+        let g = group([art(&[3, 0, 4]), art(&[]), art(&[u64::MAX])]);
+        assert_eq!((g.len(), g.sentences()), (3, 7 + u64::from(u32::MAX)));
+        assert_eq!(g.rows().collect::<Vec<_>>(), [&[3, 0, 4][..], &[], &[u32::MAX]]);
+        assert!(GroupCounts::default().is_empty());
     }
 
     #[test]
@@ -595,8 +636,8 @@ mod tests {
         // Pooled table [[10, 20, 30], [25, 15, 5]], split over two articles per group. Reference:
         // scipy.stats.chi2_contingency(table, correction=False) gives statistic 23.333333333333336,
         // p 8.57493910267228e-06, dof 2; Cramér's V = sqrt(23.333.../(105 * 1)) = 0.4714045207910317.
-        let a = [art(&[3, 5, 10]), art(&[7, 15, 20])];
-        let b = [art(&[20, 10, 0]), art(&[5, 5, 5])];
+        let a = group([art(&[3, 5, 10]), art(&[7, 15, 20])]);
+        let b = group([art(&[20, 10, 0]), art(&[5, 5, 5])]);
         let d = compare_groups(&a, &b, 3, 99, 1);
         assert!(close(d.chi_square, 23.333_333_333_333_336, 1e-10), "{d:?}");
         assert_eq!(d.degrees_of_freedom, 2);
@@ -604,8 +645,8 @@ mod tests {
         assert!(close(d.cramers_v, 0.471_404_520_791_031_7, 1e-12), "{d:?}");
 
         // A label nobody uses (column of zeros) and an empty article are dropped: same test.
-        let a4 = [art(&[3, 5, 10, 0]), art(&[7, 15, 20, 0]), art(&[0, 0, 0, 0])];
-        let b4 = [art(&[20, 10, 0, 0]), art(&[5, 5, 5])];
+        let a4 = group([art(&[3, 5, 10, 0]), art(&[7, 15, 20, 0]), art(&[0, 0, 0, 0])]);
+        let b4 = group([art(&[20, 10, 0, 0]), art(&[5, 5, 5])]);
         let d4 = compare_groups(&a4, &b4, 4, 99, 1);
         assert!(close(d4.chi_square, d.chi_square, 1e-12));
         assert_eq!(d4.degrees_of_freedom, 2);
@@ -618,7 +659,7 @@ mod tests {
         // A long article that is 90% label 0 and a short one that is all label 1, plus an empty article.
         // Pooled: (9 + 0) / 12 = 0.75 and (1 + 2) / 12 = 0.25.
         // Mean of articles: (0.9 + 0) / 2 = 0.45 and (0.1 + 1) / 2 = 0.55 (the empty article is skipped).
-        let articles = [art(&[9, 1]), art(&[0, 2]), art(&[0, 0])];
+        let articles = group([art(&[9, 1]), art(&[0, 2]), art(&[0, 0])]);
         let pooled = pooled_shares(&articles, 2);
         let mean = mean_article_shares(&articles, 2);
         assert!(close(pooled[0], 0.75, 1e-15) && close(pooled[1], 0.25, 1e-15), "{pooled:?}");
@@ -628,18 +669,17 @@ mod tests {
     #[test]
     fn shares_handle_short_long_and_empty_inputs() {
         // Missing trailing labels read as 0; labels past n_labels are ignored.
-        assert_eq!(pooled_shares(&[art(&[1]), art(&[1, 3, 5])], 2), vec![0.4, 0.6]);
-        assert_eq!(mean_article_shares(&[art(&[2])], 3), vec![1.0, 0.0, 0.0]);
-        assert_eq!(pooled_shares(&[], 3), vec![0.0; 3]);
-        assert_eq!(mean_article_shares(&[art(&[0, 0])], 2), vec![0.0; 2]);
-        assert!(pooled_shares(&[art(&[1, 2])], 0).is_empty());
+        assert_eq!(pooled_shares(&group([art(&[1]), art(&[1, 3, 5])]), 2), vec![0.4, 0.6]);
+        assert_eq!(mean_article_shares(&group([art(&[2])]), 3), vec![1.0, 0.0, 0.0]);
+        assert_eq!(pooled_shares(&GroupCounts::default(), 3), vec![0.0; 3]);
+        assert_eq!(mean_article_shares(&group([art(&[0, 0])]), 2), vec![0.0; 2]);
+        assert!(pooled_shares(&group([art(&[1, 2])]), 0).is_empty());
     }
 
     #[test]
     fn bootstrap_is_deterministic_and_contains_estimate() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let articles: Vec<ArticleCounts> =
-            (0..30).map(|i| draw_article(&mut rng, &[0.5, 0.3, 0.2], 5 + i % 20)).collect();
+        let articles: GroupCounts = (0..30).map(|i| draw_article(&mut rng, &[0.5, 0.3, 0.2], 5 + i % 20)).collect();
         let first = bootstrap_shares(&articles, 3, 500, 42);
         assert_eq!(first, bootstrap_shares(&articles, 3, 500, 42));
         assert_ne!(first, bootstrap_shares(&articles, 3, 500, 43));
@@ -661,8 +701,8 @@ mod tests {
         // The same five per-article mixes, once (5 articles) and eight times over (40 articles): the
         // estimates are identical, but the intervals must be wider for the smaller group.
         let mixes = [art(&[8, 1, 1]), art(&[2, 6, 2]), art(&[5, 5, 0]), art(&[1, 1, 8]), art(&[4, 3, 3])];
-        let few: Vec<ArticleCounts> = mixes.to_vec();
-        let many: Vec<ArticleCounts> = mixes.iter().cycle().take(40).cloned().collect();
+        let few: GroupCounts = mixes.iter().collect();
+        let many: GroupCounts = mixes.iter().cycle().take(40).collect();
         let small = bootstrap_shares(&few, 3, 1000, 7);
         let large = bootstrap_shares(&many, 3, 1000, 7);
         let width = |iv: &Interval| iv.high - iv.low;
@@ -679,18 +719,18 @@ mod tests {
 
     #[test]
     fn bootstrap_collapses_for_one_article_and_handles_empty_input() {
-        let one = bootstrap_shares(&[art(&[1, 2, 7]), art(&[0, 0, 0])], 3, 200, 1);
+        let one = bootstrap_shares(&group([art(&[1, 2, 7]), art(&[0, 0, 0])]), 3, 200, 1);
         for iv in one.pooled.iter().chain(&one.mean_of_articles) {
             assert_eq!(iv.low, iv.estimate);
             assert_eq!(iv.high, iv.estimate);
         }
         assert!(close(one.pooled[2].estimate, 0.7, 1e-15));
 
-        let empty = bootstrap_shares(&[], 2, 200, 1);
+        let empty = bootstrap_shares(&GroupCounts::default(), 2, 200, 1);
         assert_eq!(empty.pooled, vec![Interval::point(0.0); 2]);
         assert_eq!(empty.mean_of_articles, vec![Interval::point(0.0); 2]);
 
-        let no_resamples = bootstrap_shares(&[art(&[1, 3]), art(&[3, 1])], 2, 0, 1);
+        let no_resamples = bootstrap_shares(&group([art(&[1, 3]), art(&[3, 1])]), 2, 0, 1);
         assert_eq!(no_resamples.pooled, vec![Interval::point(0.5); 2]);
     }
 
@@ -706,8 +746,8 @@ mod tests {
     #[test]
     fn permutation_test_detects_different_mixes() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        let a: Vec<ArticleCounts> = (0..15).map(|i| draw_article(&mut rng, &[0.7, 0.2, 0.1], 8 + i % 7)).collect();
-        let b: Vec<ArticleCounts> = (0..15).map(|i| draw_article(&mut rng, &[0.2, 0.3, 0.5], 8 + i % 7)).collect();
+        let a: GroupCounts = (0..15).map(|i| draw_article(&mut rng, &[0.7, 0.2, 0.1], 8 + i % 7)).collect();
+        let b: GroupCounts = (0..15).map(|i| draw_article(&mut rng, &[0.2, 0.3, 0.5], 8 + i % 7)).collect();
         let d = compare_groups(&a, &b, 3, 999, 5);
         assert_eq!(d, compare_groups(&a, &b, 3, 999, 5), "deterministic for a seed");
         let expected_tvd = total_variation(&mean_article_shares(&a, 3), &mean_article_shares(&b, 3));
@@ -723,8 +763,8 @@ mod tests {
     fn permutation_test_is_not_significant_for_same_mix() {
         let mut rng = ChaCha8Rng::seed_from_u64(12);
         let mix = [0.4, 0.35, 0.25];
-        let a: Vec<ArticleCounts> = (0..15).map(|i| draw_article(&mut rng, &mix, 8 + i % 7)).collect();
-        let b: Vec<ArticleCounts> = (0..15).map(|i| draw_article(&mut rng, &mix, 8 + i % 7)).collect();
+        let a: GroupCounts = (0..15).map(|i| draw_article(&mut rng, &mix, 8 + i % 7)).collect();
+        let b: GroupCounts = (0..15).map(|i| draw_article(&mut rng, &mix, 8 + i % 7)).collect();
         let d = compare_groups(&a, &b, 3, 999, 5);
         assert!(d.permutation_p > 0.2, "{d:?}");
         assert!(d.tvd < 0.2, "{d:?}");
@@ -732,7 +772,7 @@ mod tests {
 
     #[test]
     fn identical_groups_give_zero_distance_and_p_one() {
-        let a = [art(&[3, 1]), art(&[1, 3])];
+        let a = group([art(&[3, 1]), art(&[1, 3])]);
         let d = compare_groups(&a, &a, 2, 200, 1);
         assert_eq!(d.tvd, 0.0);
         assert_eq!(d.permutation_p, 1.0);
@@ -744,8 +784,8 @@ mod tests {
 
     #[test]
     fn disjoint_groups_have_distance_one() {
-        let a = [art(&[4, 0]), art(&[2, 0]), art(&[3, 0])];
-        let b = [art(&[0, 5]), art(&[0, 1]), art(&[0, 2])];
+        let a = group([art(&[4, 0]), art(&[2, 0]), art(&[3, 0])]);
+        let b = group([art(&[0, 5]), art(&[0, 1]), art(&[0, 2])]);
         let d = compare_groups(&a, &b, 2, 20_000, 1);
         assert_eq!(d.tvd, 1.0);
         // Pooled table [[9, 0], [0, 8]]: chi-square = n * V^2 = 17 with V = 1.
@@ -757,7 +797,7 @@ mod tests {
 
     #[test]
     fn empty_groups_give_neutral_result() {
-        let a = [art(&[1, 2])];
+        let a = group([art(&[1, 2])]);
         let neutral = GroupDifference {
             tvd: 0.0,
             permutation_p: 1.0,
@@ -767,9 +807,9 @@ mod tests {
             chi_square_p: 1.0,
             cramers_v: 0.0,
         };
-        assert_eq!(compare_groups(&a, &[], 2, 100, 1), neutral);
-        assert_eq!(compare_groups(&[art(&[0, 0])], &a, 2, 100, 1), neutral);
-        assert_eq!(compare_groups(&[], &[], 2, 100, 1), neutral);
+        assert_eq!(compare_groups(&a, &GroupCounts::default(), 2, 100, 1), neutral);
+        assert_eq!(compare_groups(&group([art(&[0, 0])]), &a, 2, 100, 1), neutral);
+        assert_eq!(compare_groups(&GroupCounts::default(), &GroupCounts::default(), 2, 100, 1), neutral);
         // No labels at all: nothing differs.
         let d = compare_groups(&a, &a, 0, 10, 1);
         assert_eq!((d.tvd, d.permutation_p, d.degrees_of_freedom, d.chi_square_p), (0.0, 1.0, 0, 1.0));
