@@ -1,8 +1,7 @@
 //! `narrative classify`: documents in, one row per sentence out.
 
-use std::path::PathBuf;
-
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
