@@ -138,10 +138,11 @@ impl GramTrie {
         self.children.get(&edge(parent, stem)).copied()
     }
 
-    fn new_node(&mut self) -> u32 {
-        assert!(self.len() < MAX_NODES, "an n-gram trie holds at most {MAX_NODES} nodes");
-        self.nodes += 1;
-        self.nodes - 1
+    /// Takes the next node id from `nodes`.
+    fn new_node(nodes: &mut u32) -> u32 {
+        assert!((*nodes as usize) < MAX_NODES, "an n-gram trie holds at most {MAX_NODES} nodes");
+        *nodes += 1;
+        *nodes - 1
     }
 
     /// The node of a stem, added if new.
@@ -149,7 +150,7 @@ impl GramTrie {
         if let Some(node) = self.stems.get(stem) {
             return node;
         }
-        let node = self.new_node();
+        let node = Self::new_node(&mut self.nodes);
         self.stems.insert(stem, node);
         node
     }
@@ -157,11 +158,7 @@ impl GramTrie {
     /// The node of `parent` extended by `stem`, added if new.
     pub fn intern_child(&mut self, parent: u32, stem: u32) -> u32 {
         let nodes = &mut self.nodes;
-        *self.children.entry(edge(parent, stem)).or_insert_with(|| {
-            assert!((*nodes as usize) < MAX_NODES, "an n-gram trie holds at most {MAX_NODES} nodes");
-            *nodes += 1;
-            *nodes - 1
-        })
+        *self.children.entry(edge(parent, stem)).or_insert_with(|| Self::new_node(nodes))
     }
 
     /// The node of an n-gram given by its stems, if known.
