@@ -7,11 +7,16 @@
 //! `(feature id, value)` lists sorted by id: a sentence touches a few dozen features out of tens of
 //! thousands, so nothing ever builds a dense row over the whole vocabulary.
 
+mod flat;
+
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
 
+pub use flat::{FlatKey, FlatMap};
+
+use crate::memory::Buffer;
 use crate::params::FeatureOptions;
 use crate::text::tokens::{Tokenizer, words};
 
@@ -27,49 +32,56 @@ pub const UNKNOWN_STEM: u32 = u32::MAX - 1;
 /// The most nodes a trie can hold (ids above are the word codes).
 pub const MAX_NODES: usize = (u32::MAX - 1) as usize;
 
-/// A map from strings to small `Copy` values that is fast for short strings: a key of at most 15 bytes
-/// (nearly every word and stem) is packed into one `u128`, so a lookup hashes and compares two machine
-/// words instead of a string; longer keys go to an ordinary map.
-#[derive(Debug, Clone)]
-pub struct StrMap<V> {
-    short: FxHashMap<u128, V>,
-    long: FxHashMap<Box<str>, V>,
+/// A map from strings to `u32` values that is fast for short strings: a key of 1 to 15 bytes
+/// (nearly every word and stem) is packed into one `u128` in a [`FlatMap`], so a lookup hashes and
+/// compares two machine words instead of a string; longer keys (and the empty one) go to an ordinary map.
+#[derive(Debug, Clone, Default)]
+pub struct StrMap {
+    short: FlatMap<u128>,
+    long: FxHashMap<Box<str>, u32>,
 }
 
-impl<V> Default for StrMap<V> {
-    fn default() -> Self {
-        Self { short: FxHashMap::default(), long: FxHashMap::default() }
-    }
-}
+/// Packed form of a string that is not short (see [`pack`]).
+const LONG: u128 = 0;
 
-/// A string of at most 15 bytes as a `u128`: its bytes, then its length in the last byte (so no two
-/// strings share a key).
-fn short_key(key: &str) -> Option<u128> {
+/// A string of 1 to 15 bytes as a `u128`: its bytes, then its length in the last byte (so no two
+/// strings share a key); [`LONG`] for any other string.
+fn pack(key: &str) -> u128 {
     let bytes = key.as_bytes();
-    if bytes.len() > 15 {
-        return None;
+    if bytes.is_empty() || bytes.len() > 15 {
+        return LONG;
     }
     let mut packed = [0u8; 16];
     packed[..bytes.len()].copy_from_slice(bytes);
     packed[15] = bytes.len() as u8;
-    Some(u128::from_le_bytes(packed))
+    u128::from_le_bytes(packed)
 }
 
-impl<V: Copy> StrMap<V> {
+impl StrMap {
     /// The value of `key`.
-    pub fn get(&self, key: &str) -> Option<V> {
-        match short_key(key) {
-            Some(short) => self.short.get(&short).copied(),
-            None => self.long.get(key).copied(),
+    pub fn get(&self, key: &str) -> Option<u32> {
+        self.get_packed(pack(key), key)
+    }
+
+    /// The value of `key`, packed already as `packed`.
+    fn get_packed(&self, packed: u128, key: &str) -> Option<u32> {
+        match packed {
+            LONG => self.long.get(key).copied(),
+            short => self.short.get(short),
         }
     }
 
     /// Sets the value of `key`.
-    pub fn insert(&mut self, key: &str, value: V) {
-        match short_key(key) {
-            Some(short) => self.short.insert(short, value),
-            None => self.long.insert(key.into(), value),
-        };
+    pub fn insert(&mut self, key: &str, value: u32) {
+        self.insert_packed(pack(key), key, value);
+    }
+
+    /// Sets the value of `key`, packed already as `packed`.
+    fn insert_packed(&mut self, packed: u128, key: &str, value: u32) {
+        match packed {
+            LONG => _ = self.long.insert(key.into(), value),
+            short => self.short.insert(short, value),
+        }
     }
 
     /// Makes room for `additional` more keys (as short keys, the usual case).
@@ -94,8 +106,8 @@ impl<V: Copy> StrMap<V> {
     }
 
     /// Every key and its value, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (String, V)> + '_ {
-        let short = self.short.iter().map(|(&key, &value)| {
+    pub fn iter(&self) -> impl Iterator<Item = (String, u32)> + '_ {
+        let short = self.short.iter().map(|(key, value)| {
             let bytes = key.to_le_bytes();
             let text = std::str::from_utf8(&bytes[..usize::from(bytes[15])]).expect("keys are strings");
             (text.to_owned(), value)
@@ -108,12 +120,13 @@ impl<V: Copy> StrMap<V> {
 /// `a b` by the stem `c`. Children are found by hashing (parent, stem) as one `u64`.
 #[derive(Debug, Clone, Default)]
 pub struct GramTrie {
-    stems: StrMap<u32>,
-    children: FxHashMap<u64, u32>,
+    stems: StrMap,
+    children: FlatMap<u64>,
     nodes: u32,
 }
 
-fn edge(parent: u32, stem: u32) -> u64 {
+/// The key of the trie edge from `parent` by `stem` (never `u64::MAX`: a stem is never [`STOP_WORD`]).
+pub fn edge(parent: u32, stem: u32) -> u64 {
     (u64::from(parent) << 32) | u64::from(stem)
 }
 
@@ -135,7 +148,7 @@ impl GramTrie {
 
     /// The node of `parent` extended by the stem node `stem`, if known.
     pub fn child(&self, parent: u32, stem: u32) -> Option<u32> {
-        self.children.get(&edge(parent, stem)).copied()
+        self.children.get(edge(parent, stem))
     }
 
     /// Takes the next node id from `nodes`.
@@ -158,7 +171,7 @@ impl GramTrie {
     /// The node of `parent` extended by `stem`, added if new.
     pub fn intern_child(&mut self, parent: u32, stem: u32) -> u32 {
         let nodes = &mut self.nodes;
-        *self.children.entry(edge(parent, stem)).or_insert_with(|| Self::new_node(nodes))
+        self.children.get_or_insert_with(edge(parent, stem), || Self::new_node(nodes))
     }
 
     /// The node of an n-gram given by its stems, if known.
@@ -180,16 +193,16 @@ impl GramTrie {
 /// them out without touching the trie's much larger child map.
 #[derive(Debug, Clone, Default)]
 struct EdgeFilter {
-    bits: Vec<u64>,
+    bits: Buffer<u64>,
     shift: u32,
 }
 
 impl EdgeFilter {
     const BITS_PER_EDGE: usize = 16;
 
-    fn new(edges: impl ExactSizeIterator<Item = u64>) -> Self {
-        let bits = (edges.len() * Self::BITS_PER_EDGE).next_power_of_two().max(64);
-        let mut filter = Self { bits: vec![0; bits / 64], shift: 64 - bits.trailing_zeros() };
+    fn new(edges: impl IntoIterator<Item = u64>, count: usize) -> Self {
+        let bits = (count * Self::BITS_PER_EDGE).next_power_of_two().max(64);
+        let mut filter = Self { bits: Buffer::zeroed(bits / 64), shift: 64 - bits.trailing_zeros() };
         for edge in edges {
             let bit = filter.bit(edge);
             filter.bits[bit / 64] |= 1 << (bit % 64);
@@ -245,8 +258,8 @@ pub fn for_each_gram(
 /// tail of rare words, and memory stays flat on any input.
 #[derive(Debug)]
 pub struct WordCache {
-    current: StrMap<u32>,
-    previous: StrMap<u32>,
+    current: StrMap,
+    previous: StrMap,
     generation: usize,
     owner: u64,
 }
@@ -298,19 +311,20 @@ impl WordCache {
         out: &mut Vec<u32>,
     ) {
         for word in words(sentence) {
-            let code = match self.current.get(word.text) {
+            let (word, packed) = (word.text, pack(word.text));
+            let code = match self.current.get_packed(packed, word) {
                 Some(code) => code,
                 None => {
-                    let code = match self.previous.get(word.text) {
+                    let code = match self.previous.get_packed(packed, word) {
                         Some(code) => code,
-                        None => tokenizer.stem(word.text).map_or(STOP_WORD, |stem| resolve(&stem)),
+                        None => tokenizer.stem(word).map_or(STOP_WORD, |stem| resolve(&stem)),
                     };
                     if self.current.len() >= self.generation {
                         std::mem::swap(&mut self.current, &mut self.previous);
                         self.current.clear();
                     }
                     self.reserve_generation();
-                    self.current.insert(word.text, code);
+                    self.current.insert_packed(packed, word, code);
                     code
                 }
             };
@@ -439,7 +453,7 @@ impl TermIndex {
             let last = trie.intern_stem(last);
             trie.children.insert(edge(node, last), id as u32);
         }
-        let edges = EdgeFilter::new(trie.children.keys().copied());
+        let edges = EdgeFilter::new(trie.children.iter().map(|(edge, _)| edge), trie.children.len());
         Self { trie, edges }
     }
 }
@@ -528,7 +542,7 @@ mod tests {
         if let Some((stem, _)) = stems.iter().find(|(_, id)| *id == node) {
             return stem.clone();
         }
-        let (&key, _) = trie.children.iter().find(|&(_, &child)| child == node).expect("a node of the trie");
+        let (key, _) = trie.children.iter().find(|&(_, child)| child == node).expect("a node of the trie");
         let stem = &stems.iter().find(|(_, id)| *id == key as u32).expect("a stem").0;
         format!("{} {stem}", name(trie, (key >> 32) as u32))
     }
@@ -625,16 +639,16 @@ mod tests {
     fn str_maps_keep_short_and_long_keys_apart() {
         let mut map = StrMap::default();
         for key in ["", "a", "a\u{0}", "fifteen-bytes-x", "sixteen-bytes-xx", "ukrainian"] {
-            map.insert(key, key.len());
+            map.insert(key, key.len() as u32);
         }
         assert_eq!(map.len(), 6);
         assert_eq!(map.get("a\u{0}"), Some(2));
         assert_eq!(map.get("sixteen-bytes-xx"), Some(16));
         assert_eq!(map.get("sixteen-bytes-xy"), None);
-        let mut all: Vec<(String, usize)> = map.iter().collect();
+        let mut all: Vec<(String, u32)> = map.iter().collect();
         all.sort();
         assert_eq!(all[1], ("a".to_owned(), 1));
-        assert!(all.iter().all(|(k, v)| k.len() == *v));
+        assert!(all.iter().all(|(k, v)| k.len() == *v as usize));
         map.clear();
         assert!(map.is_empty());
     }
@@ -642,7 +656,7 @@ mod tests {
     #[test]
     fn the_edge_filter_never_misses_an_edge() {
         let edges: Vec<u64> = (0..5000u64).map(|i| i * 7919 + (i << 32)).collect();
-        let filter = EdgeFilter::new(edges.iter().copied());
+        let filter = EdgeFilter::new(edges.iter().copied(), edges.len());
         assert!(edges.iter().all(|&e| filter.may_contain(e)));
         let false_positives = (0..100_000u64).map(|i| (i << 33) + 1).filter(|&e| filter.may_contain(e)).count();
         assert!(false_positives < 10_000, "{false_positives} false positives in 100,000");

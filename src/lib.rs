@@ -40,6 +40,7 @@ pub mod explain;
 pub mod features;
 pub mod input;
 pub mod io;
+pub mod memory;
 pub mod model;
 pub mod parallel;
 pub mod params;

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Example, FileDigest};
 use crate::error::{Error, Result};
 use crate::features::{Featurizer, SparseRow, Vocabulary};
+use crate::memory::Buffer;
 use crate::params::ValidTrainParams;
 use train::Trainer;
 
@@ -38,8 +39,9 @@ pub struct Model {
     training_data: String,
     lineage: Lineage,
     log_prior: Vec<f64>,
-    /// Smoothed log-probabilities, feature-major: `[feature * labels + label]`.
-    feature_log_prob: Vec<f64>,
+    /// Smoothed log-probabilities, feature-major: `[feature * labels + label]` (read at random for
+    /// every n-gram of every sentence, so on huge pages).
+    feature_log_prob: Buffer<f64>,
 }
 
 /// Where a model came from: the BLAKE3 hash of the model file it was updated from (none for a model
@@ -153,7 +155,7 @@ impl Model {
         let alpha = params.alpha();
         let log_prior = class_count.iter().map(|&n| (n as f64 / total as f64).ln()).collect();
         let n_labels = labels.len();
-        let mut feature_log_prob = vec![0.0; vocabulary.len() * n_labels];
+        let mut feature_log_prob = Buffer::zeroed(vocabulary.len() * n_labels);
         for (label, counts) in feature_count.iter().enumerate() {
             let log_total = counts.iter().map(|c| c + alpha).sum::<f64>().ln();
             for (feature, c) in counts.iter().enumerate() {

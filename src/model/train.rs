@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 
 use super::{Counts, MAX_SENTENCES, Model};
 use crate::error::{Error, Result};
-use crate::features::{StrMap, Vocabulary, WordCache, for_each_gram};
+use crate::features::{FlatMap, StrMap, Vocabulary, WordCache, edge, for_each_gram};
 use crate::params::{ValidTrainParams, Weighting};
 use crate::text::tokens::Tokenizer;
 
@@ -69,11 +69,11 @@ impl NodeStats {
 struct Stemming {
     tokenizer: Tokenizer,
     words: WordCache,
-    stems: StrMap<u32>,
+    stems: StrMap,
 }
 
 impl Stemming {
-    fn stem_id(stems: &mut StrMap<u32>, stem: &str) -> u32 {
+    fn stem_id(stems: &mut StrMap, stem: &str) -> u32 {
         stems.get(stem).unwrap_or_else(|| {
             let id = stems.len() as u32;
             assert!(id < GRAM, "at most 2^31 distinct stems");
@@ -104,7 +104,7 @@ struct Counting {
     orders: (usize, usize),
     weighting: Weighting,
     /// (parent, stem id) to the id of the longer n-gram ([`GRAM`] set).
-    children: FxHashMap<u64, u32>,
+    children: FlatMap<u64>,
     stem_stats: Vec<NodeStats>,
     gram_stats: Vec<NodeStats>,
     /// Rows of per-label sums, `width` wide, for n-grams seen in more than one sentence.
@@ -121,7 +121,7 @@ impl Counting {
         Self {
             orders: (options.ngrams.min(), options.ngrams.max()),
             weighting: options.weighting,
-            children: FxHashMap::default(),
+            children: FlatMap::default(),
             stem_stats: Vec::new(),
             gram_stats: Vec::new(),
             sums: Vec::new(),
@@ -146,7 +146,7 @@ impl Counting {
     /// The id of `parent` extended by the stem `stem`, added if new.
     fn child(&mut self, parent: u32, stem: u32) -> u32 {
         let grams = &mut self.gram_stats;
-        *self.children.entry((u64::from(parent) << 32) | u64::from(stem)).or_insert_with(|| {
+        self.children.get_or_insert_with(edge(parent, stem), || {
             assert!(grams.len() < (GRAM - 2) as usize, "at most 2^31 distinct n-grams");
             grams.push(NodeStats::default());
             GRAM | (grams.len() - 1) as u32
@@ -259,7 +259,7 @@ impl Counting {
             .collect();
         if self.gram_stats.iter().any(|s| s.df >= min_df) {
             let mut up = vec![(0u32, 0u32); self.gram_stats.len()];
-            for (&key, &node) in &self.children {
+            for (key, node) in self.children.iter() {
                 up[(node & !GRAM) as usize] = ((key >> 32) as u32, key as u32);
             }
             let name = |mut node: u32| {

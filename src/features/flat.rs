@@ -1,0 +1,251 @@
+//! An open-addressing hash map for the hot path's integer keys (packed words, trie edges).
+//!
+//! Key and value sit side by side in one slot and collisions probe the next slots, so a lookup usually
+//! reads one cache line (a general-purpose map reads a control byte and then a bucket, two lines apart).
+//! The slots live in a [`Buffer`], on huge pages when the table is large, and a free slot is all zero
+//! bits, so a new table costs nothing until it is touched.
+
+use crate::memory::Buffer;
+
+/// A key of a [`FlatMap`]: a plain integer, stored in a slot of `u64` words next to its `u32` value.
+pub trait FlatKey: Copy + Eq {
+    /// Words the key takes at the start of a slot (1 or 2).
+    const KEY_WORDS: usize;
+    /// Words per slot (a power of two): the key's words and one for the value.
+    const WORDS: usize;
+    /// A hash whose top bits are well mixed (they pick the slot).
+    fn hash(self) -> u64;
+    /// The key as stored in a slot's first [`FlatKey::KEY_WORDS`] words (any further word zero); never all
+    /// zero, which marks a free slot.
+    fn stored(self) -> [u64; 2];
+    /// The key stored as `words` (a word past [`FlatKey::KEY_WORDS`] is ignored).
+    fn from_stored(words: [u64; 2]) -> Self;
+}
+
+const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// `u64::MAX` cannot be a key (it is stored as zero).
+impl FlatKey for u64 {
+    const KEY_WORDS: usize = 1;
+    const WORDS: usize = 2;
+    fn hash(self) -> u64 {
+        (self ^ (self >> 29)).wrapping_mul(MIX)
+    }
+    fn stored(self) -> [u64; 2] {
+        [!self, 0]
+    }
+    fn from_stored(words: [u64; 2]) -> Self {
+        !words[0]
+    }
+}
+
+/// `0` cannot be a key.
+impl FlatKey for u128 {
+    const KEY_WORDS: usize = 2;
+    const WORDS: usize = 4;
+    fn hash(self) -> u64 {
+        let (low, high) = (self as u64, (self >> 64) as u64);
+        (low.wrapping_mul(MIX).rotate_left(23) ^ high).wrapping_mul(MIX)
+    }
+    fn stored(self) -> [u64; 2] {
+        [self as u64, (self >> 64) as u64]
+    }
+    fn from_stored(words: [u64; 2]) -> Self {
+        u128::from(words[0]) | u128::from(words[1]) << 64
+    }
+}
+
+/// A hash map from [`FlatKey`]s to `u32` values: linear probing over a power-of-two table kept at most
+/// three quarters full, no removal (only [`FlatMap::clear`]).
+#[derive(Debug, Clone)]
+pub struct FlatMap<K> {
+    words: Buffer<u64>,
+    /// `64 - log2(slots)`: a hash shifted right by it is a slot index.
+    shift: u32,
+    len: usize,
+    keys: std::marker::PhantomData<K>,
+}
+
+impl<K: FlatKey> Default for FlatMap<K> {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
+}
+
+impl<K: FlatKey> FlatMap<K> {
+    /// Index of the value's word in a slot.
+    const VALUE: usize = K::WORDS - 1;
+
+    /// A map that holds `capacity` keys without growing.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let slots = (capacity.saturating_mul(4) / 3 + 1).next_power_of_two().max(8);
+        let words = Buffer::zeroed(slots * K::WORDS);
+        Self { words, shift: 64 - slots.trailing_zeros(), len: 0, keys: std::marker::PhantomData }
+    }
+
+    fn slots(&self) -> usize {
+        self.words.len() / K::WORDS
+    }
+
+    fn slot(&self, index: usize) -> &[u64] {
+        &self.words[index * K::WORDS..][..K::WORDS]
+    }
+
+    fn is_free(slot: &[u64]) -> bool {
+        slot[..K::KEY_WORDS].iter().all(|&w| w == 0)
+    }
+
+    /// The slot holding the key stored as `stored` (whose hash is `hash`), or the free slot where it
+    /// would go.
+    fn find(&self, hash: u64, stored: [u64; 2]) -> usize {
+        let mask = self.slots() - 1;
+        let mut index = (hash >> self.shift) as usize;
+        loop {
+            let slot = self.slot(index);
+            if slot[..K::KEY_WORDS] == stored[..K::KEY_WORDS] || Self::is_free(slot) {
+                return index;
+            }
+            index = (index + 1) & mask;
+        }
+    }
+
+    /// The value of `key`.
+    #[inline]
+    pub fn get(&self, key: K) -> Option<u32> {
+        let slot = self.slot(self.find(key.hash(), key.stored()));
+        (!Self::is_free(slot)).then_some(slot[Self::VALUE] as u32)
+    }
+
+    /// The slot of `key`, claimed for it (the map grown first if need be) when absent, and whether it was.
+    fn claim(&mut self, key: K) -> (usize, bool) {
+        let stored = key.stored();
+        assert!(stored != [0, 0], "the free-slot marker cannot be a key");
+        let hash = key.hash();
+        let mut index = self.find(hash, stored);
+        let fresh = Self::is_free(self.slot(index));
+        if fresh {
+            if (self.len + 1) * 4 > self.slots() * 3 {
+                self.rehash(self.slots() * 2);
+                index = self.find(hash, stored);
+            }
+            self.words[index * K::WORDS..][..K::KEY_WORDS].copy_from_slice(&stored[..K::KEY_WORDS]);
+            self.len += 1;
+        }
+        (index, fresh)
+    }
+
+    /// The value of `key`, inserting `make()` first if it is absent.
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> u32) -> u32 {
+        let (index, fresh) = self.claim(key);
+        let value = &mut self.words[index * K::WORDS + Self::VALUE];
+        if fresh {
+            *value = u64::from(make());
+        }
+        *value as u32
+    }
+
+    /// Sets the value of `key`.
+    pub fn insert(&mut self, key: K, value: u32) {
+        let (index, _) = self.claim(key);
+        self.words[index * K::WORDS + Self::VALUE] = u64::from(value);
+    }
+
+    /// Makes room for `additional` more keys without growing.
+    pub fn reserve(&mut self, additional: usize) {
+        let wanted = Self::with_capacity(self.len + additional).slots();
+        if wanted > self.slots() {
+            self.rehash(wanted);
+        }
+    }
+
+    /// Moves every key to a table of `slots` slots.
+    fn rehash(&mut self, slots: usize) {
+        let mut bigger = Self { words: Buffer::zeroed(slots * K::WORDS), shift: 64 - slots.trailing_zeros(), ..*self };
+        for old in self.words.chunks_exact(K::WORDS).filter(|s| !Self::is_free(s)) {
+            let stored = K::from_stored([old[0], old[1]]).stored();
+            let index = bigger.find(K::from_stored(stored).hash(), stored);
+            bigger.words[index * K::WORDS..][..K::WORDS].copy_from_slice(old);
+        }
+        *self = bigger;
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Forgets every key, keeping the table's size.
+    pub fn clear(&mut self) {
+        if self.len > 0 {
+            self.words.fill(0);
+            self.len = 0;
+        }
+    }
+
+    /// Every key and its value, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (K, u32)> + '_ {
+        let slots = self.words.chunks_exact(K::WORDS).filter(|s| !Self::is_free(s));
+        slots.map(|s| (K::from_stored([s[0], s[1]]), s[Self::VALUE] as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_hash_map(ops in prop::collection::vec((0u64..300, any::<u32>()), 0..2000)) {
+            let mut flat = FlatMap::<u64>::default();
+            let mut reference = HashMap::new();
+            for (key, value) in ops {
+                if value % 3 == 0 {
+                    flat.insert(key, value);
+                    reference.insert(key, value);
+                } else {
+                    let got = flat.get_or_insert_with(key, || value);
+                    prop_assert_eq!(got, *reference.entry(key).or_insert(value));
+                }
+                prop_assert_eq!(flat.len(), reference.len());
+            }
+            for key in 0..310 {
+                prop_assert_eq!(flat.get(key), reference.get(&key).copied());
+            }
+            let mut all: Vec<(u64, u32)> = flat.iter().collect();
+            all.sort_unstable();
+            let mut expected: Vec<(u64, u32)> = reference.into_iter().collect();
+            expected.sort_unstable();
+            prop_assert_eq!(all, expected);
+        }
+    }
+
+    #[test]
+    fn wide_keys_grow_clear_and_reserve() {
+        let mut map = FlatMap::<u128>::with_capacity(4);
+        for i in 1..=10_000u128 {
+            map.insert(i << 64 | i, i as u32);
+        }
+        assert_eq!(map.len(), 10_000);
+        assert!((1..=10_000u128).all(|i| map.get(i << 64 | i) == Some(i as u32)));
+        assert_eq!(map.get(1), None);
+        let size = map.slots();
+        map.clear();
+        assert!(map.is_empty() && map.slots() == size && map.get(1 << 64 | 1).is_none());
+        map.reserve(100_000);
+        assert!(map.slots() * 3 >= 100_000 * 4);
+        assert_eq!(map.iter().count(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "free-slot marker")]
+    fn the_free_marker_is_not_a_key() {
+        FlatMap::<u64>::default().insert(u64::MAX, 1);
+    }
+}

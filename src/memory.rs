@@ -1,0 +1,119 @@
+//! Zeroed buffers for the hot path's large tables, on transparent huge pages where the system allows.
+//!
+//! Classification reads its tables (word cache, n-gram trie, log-probabilities) at random, and they
+//! are tens of megabytes. With 4 KiB pages nearly every such read also misses the TLB, and the page walk
+//! costs about as much as the read itself. A large buffer is therefore an anonymous memory map advised
+//! `MADV_HUGEPAGE`, which Linux backs with 2 MiB pages when transparent huge pages are in `madvise` or
+//! `always` mode (elsewhere the advice is ignored). The kernel hands the pages over zeroed, as they are
+//! first touched, so a big table costs nothing until it is used.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+
+use bytemuck::Pod;
+use memmap2::MmapMut;
+
+/// A fixed-length, zero-initialised slice of plain values.
+pub struct Buffer<T> {
+    memory: Memory<T>,
+}
+
+enum Memory<T> {
+    Heap(Vec<T>),
+    Mapped { map: MmapMut, len: usize, values: PhantomData<T> },
+}
+
+impl<T: Pod> Buffer<T> {
+    /// Buffers of at least this many bytes are mapped (one huge page).
+    pub const MAPPED_BYTES: usize = 2 << 20;
+
+    /// `len` zero values.
+    pub fn zeroed(len: usize) -> Self {
+        let bytes = len.checked_mul(size_of::<T>()).expect("a buffer's size fits in memory");
+        if bytes >= Self::MAPPED_BYTES
+            && let Ok(map) = MmapMut::map_anon(bytes)
+        {
+            #[cfg(unix)]
+            // Only a hint: without transparent huge pages the kernel refuses or ignores it.
+            let _ = map.advise(memmap2::Advice::HugePage);
+            return Self { memory: Memory::Mapped { map, len, values: PhantomData } };
+        }
+        Self { memory: Memory::Heap(vec![T::zeroed(); len]) }
+    }
+
+    /// A buffer holding a copy of `values`.
+    pub fn from_slice(values: &[T]) -> Self {
+        let mut buffer = Self::zeroed(values.len());
+        buffer.copy_from_slice(values);
+        buffer
+    }
+}
+
+impl<T: Pod> Deref for Buffer<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        match &self.memory {
+            Memory::Heap(values) => values,
+            Memory::Mapped { map, len, .. } => &bytemuck::cast_slice(map)[..*len],
+        }
+    }
+}
+
+impl<T: Pod> DerefMut for Buffer<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match &mut self.memory {
+            Memory::Heap(values) => values,
+            Memory::Mapped { map, len, .. } => &mut bytemuck::cast_slice_mut(map)[..*len],
+        }
+    }
+}
+
+impl<T: Pod> Clone for Buffer<T> {
+    fn clone(&self) -> Self {
+        Self::from_slice(self)
+    }
+}
+
+impl<T: Pod + PartialEq> PartialEq for Buffer<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: Pod> Default for Buffer<T> {
+    fn default() -> Self {
+        Self::zeroed(0)
+    }
+}
+
+impl<T: Pod> fmt::Debug for Buffer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if matches!(self.memory, Memory::Mapped { .. }) { "mapped" } else { "heap" };
+        write!(f, "Buffer({} values, {kind})", self.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_and_large_buffers_are_zeroed_writable_and_cloned() {
+        for len in [0, 3, Buffer::<u64>::MAPPED_BYTES / 8 + 5] {
+            let mut buffer = Buffer::<u64>::zeroed(len);
+            assert_eq!(buffer.len(), len);
+            assert!(buffer.iter().all(|&v| v == 0));
+            if len > 0 {
+                buffer[len - 1] = 7;
+            }
+            let copy = buffer.clone();
+            assert_eq!(copy, buffer);
+            assert_eq!(copy.last().copied(), (len > 0).then_some(7));
+        }
+        let large = Buffer::<f64>::from_slice(&vec![1.5; Buffer::<f64>::MAPPED_BYTES / 8]);
+        assert!(format!("{large:?}").contains("mapped"));
+        assert!(large.iter().all(|&v| v == 1.5));
+    }
+}
