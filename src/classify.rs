@@ -175,26 +175,117 @@ pub enum Format {
 /// Probabilities are written with this many decimals (fixed, so output is byte-stable).
 pub const DECIMALS: usize = 6;
 
-/// How classified rows are written: `doc, sentence, start, end, text, label, confidence, p_<label>...`,
-/// and an `evidence` column last when asked for, as CSV (quoted as the csv crate does) or JSON Lines.
-/// Probabilities have [`DECIMALS`] decimals in both.
+/// A column of classified rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Column {
+    /// The document's id: its file path, `FILE:LINE`, or its `id` field.
+    Doc,
+    /// The sentence's position in its document, from 1.
+    Sentence,
+    /// Byte offset of the sentence's start in the source.
+    Start,
+    /// Byte offset one past the sentence's end.
+    End,
+    /// The sentence itself.
+    Text,
+    /// The chosen label.
+    Label,
+    /// The chosen label's posterior.
+    Confidence,
+    /// One `p_<label>` column per label of the model: every posterior.
+    Probabilities,
+}
+
+/// The columns of classified rows, in order, each at most once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns(Vec<Column>);
+
+impl Default for Columns {
+    /// Every column: `doc, sentence, start, end, text, label, confidence, p_<label>...`.
+    fn default() -> Self {
+        use clap::ValueEnum;
+        Self(Column::value_variants().to_vec())
+    }
+}
+
+impl std::str::FromStr for Columns {
+    type Err = String;
+
+    /// Parses a comma-separated list such as `doc,sentence,label,confidence`.
+    fn from_str(list: &str) -> std::result::Result<Self, String> {
+        use clap::ValueEnum;
+        let mut columns = Vec::new();
+        for name in list.split(',').map(str::trim) {
+            let column = Column::from_str(name, true).map_err(|_| {
+                let known: Vec<String> = Column::value_variants()
+                    .iter()
+                    .filter_map(|c| Some(c.to_possible_value()?.get_name().to_owned()))
+                    .collect();
+                format!("unknown column {name:?} (known: {})", known.join(", "))
+            })?;
+            if columns.contains(&column) {
+                return Err(format!("column {name:?} is listed twice"));
+            }
+            columns.push(column);
+        }
+        Ok(Self(columns))
+    }
+}
+
+/// How classified rows are written: the chosen [`Columns`] (all by default), and an `evidence` column
+/// last when asked for, as CSV (quoted as the csv crate does) or JSON Lines. Probabilities have
+/// [`DECIMALS`] decimals in both.
 #[derive(Debug, Clone)]
 pub struct RowFormat {
     format: Format,
+    columns: Columns,
     labels: Vec<String>,
     evidence: bool,
-    /// `,"p_<label>":` for JSON Lines.
-    json_keys: Vec<String>,
+    /// What goes before each field: a comma in CSV (none first), the key in JSON Lines.
+    prefixes: Vec<Vec<u8>>,
 }
 
 impl RowFormat {
-    /// Rows for `labels` (the model's), with an `evidence` column when `evidence` is set.
+    /// Rows of every column for `labels` (the model's), with an `evidence` column when `evidence` is set.
     pub fn new(format: Format, labels: &[String], evidence: bool) -> Self {
-        let json_keys = labels
-            .iter()
-            .map(|l| format!(",{}:", serde_json::to_string(&format!("p_{l}")).expect("strings serialise")))
+        Self::with_columns(format, Columns::default(), labels, evidence)
+    }
+
+    /// Rows of `columns` for `labels` (the model's), with an `evidence` column when `evidence` is set.
+    pub fn with_columns(format: Format, columns: Columns, labels: &[String], evidence: bool) -> Self {
+        let mut rows = Self { format, columns, labels: labels.to_vec(), evidence, prefixes: Vec::new() };
+        rows.prefixes = (rows.names().iter().enumerate())
+            .map(|(i, name)| {
+                let mut prefix = Vec::new();
+                if format == Format::Jsonl {
+                    prefix.push(if i == 0 { b'{' } else { b',' });
+                    push_json_string(&mut prefix, name);
+                    prefix.push(b':');
+                } else if i > 0 {
+                    prefix.push(b',');
+                }
+                prefix
+            })
             .collect();
-        Self { format, labels: labels.to_vec(), evidence, json_keys }
+        rows
+    }
+
+    /// Every column's name, in order.
+    fn names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for column in &self.columns.0 {
+            match column {
+                Column::Probabilities => names.extend(self.labels.iter().map(|l| format!("p_{l}"))),
+                other => {
+                    let name = clap::ValueEnum::to_possible_value(other).expect("every column has a name");
+                    names.push(name.get_name().to_owned());
+                }
+            }
+        }
+        if self.evidence {
+            names.push("evidence".into());
+        }
+        names
     }
 
     /// The header: the CSV column names line, nothing for JSON Lines.
@@ -202,14 +293,8 @@ impl RowFormat {
         if self.format == Format::Jsonl {
             return Vec::new();
         }
-        let mut columns: Vec<String> =
-            ["doc", "sentence", "start", "end", "text", "label", "confidence"].map(String::from).to_vec();
-        columns.extend(self.labels.iter().map(|l| format!("p_{l}")));
-        if self.evidence {
-            columns.push("evidence".into());
-        }
         let mut line = Vec::new();
-        for (i, column) in columns.iter().enumerate() {
+        for (i, column) in self.names().iter().enumerate() {
             if i > 0 {
                 line.push(b',');
             }
@@ -223,58 +308,44 @@ impl RowFormat {
     /// (when there is one).
     pub fn render(&self, doc: &str, row: &Classified<'_>, evidence: &str, out: &mut Rendered) {
         let p = row.prediction;
-        let label = self.labels[p.label].as_str();
+        let json = self.format == Format::Jsonl;
         let bytes = &mut out.bytes;
         let mut int = itoa::Buffer::new();
-        match self.format {
-            Format::Csv => {
-                push_csv_field(bytes, doc);
-                bytes.push(b',');
-                out.slots.push(bytes.len());
-                for n in [row.span.start, row.span.end] {
-                    bytes.push(b',');
-                    bytes.extend_from_slice(int.format(n).as_bytes());
-                }
-                bytes.push(b',');
-                push_csv_field(bytes, row.text);
-                bytes.push(b',');
-                push_csv_field(bytes, label);
-                for v in std::iter::once(p.confidence()).chain(p.probabilities.iter().copied()) {
-                    bytes.push(b',');
-                    push_fixed(bytes, v);
-                }
-                if self.evidence {
-                    bytes.push(b',');
-                    push_csv_field(bytes, evidence);
-                }
+        let mut prefixes = self.prefixes.iter();
+        let mut field =
+            |bytes: &mut Vec<u8>| bytes.extend_from_slice(prefixes.next().expect("a prefix for every field"));
+        let string = |bytes: &mut Vec<u8>, text: &str| {
+            if json { push_json_string(bytes, text) } else { push_csv_field(bytes, text) }
+        };
+        for column in &self.columns.0 {
+            if *column != Column::Probabilities {
+                field(bytes);
             }
-            Format::Jsonl => {
-                bytes.extend_from_slice(b"{\"doc\":");
-                push_json_string(bytes, doc);
-                bytes.extend_from_slice(b",\"sentence\":");
-                out.slots.push(bytes.len());
-                bytes.extend_from_slice(b",\"start\":");
-                bytes.extend_from_slice(int.format(row.span.start).as_bytes());
-                bytes.extend_from_slice(b",\"end\":");
-                bytes.extend_from_slice(int.format(row.span.end).as_bytes());
-                bytes.extend_from_slice(b",\"text\":");
-                push_json_string(bytes, row.text);
-                bytes.extend_from_slice(b",\"label\":");
-                push_json_string(bytes, label);
-                bytes.extend_from_slice(b",\"confidence\":");
-                push_fixed(bytes, p.confidence());
-                for (key, &v) in self.json_keys.iter().zip(&p.probabilities) {
-                    bytes.extend_from_slice(key.as_bytes());
-                    push_fixed(bytes, v);
+            match column {
+                Column::Doc => string(bytes, doc),
+                Column::Sentence => out.slots.push(bytes.len()),
+                Column::Start => bytes.extend_from_slice(int.format(row.span.start).as_bytes()),
+                Column::End => bytes.extend_from_slice(int.format(row.span.end).as_bytes()),
+                Column::Text => string(bytes, row.text),
+                Column::Label => string(bytes, &self.labels[p.label]),
+                Column::Confidence => push_fixed(bytes, p.confidence()),
+                Column::Probabilities => {
+                    for &v in &p.probabilities {
+                        field(bytes);
+                        push_fixed(bytes, v);
+                    }
                 }
-                if self.evidence {
-                    bytes.extend_from_slice(b",\"evidence\":");
-                    push_json_string(bytes, evidence);
-                }
-                bytes.push(b'}');
             }
         }
+        if self.evidence {
+            field(bytes);
+            string(bytes, evidence);
+        }
+        if json {
+            bytes.push(b'}');
+        }
         bytes.push(b'\n');
+        out.rows += 1;
     }
 }
 
@@ -285,20 +356,22 @@ impl RowFormat {
 pub struct Rendered {
     bytes: Vec<u8>,
     slots: Vec<usize>,
+    rows: usize,
 }
 
 impl Rendered {
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.rows
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.rows == 0
     }
 
-    /// Writes the rows, filling in their sentence numbers from `numbers` (one per row, in order).
+    /// Writes the rows, filling in their sentence numbers (if they have that column) from `numbers` (one
+    /// per row, in order).
     pub fn write_to(&self, mut numbers: impl Iterator<Item = usize>, out: &mut impl Write) -> std::io::Result<()> {
         let mut int = itoa::Buffer::new();
         let mut written = 0;

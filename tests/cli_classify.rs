@@ -77,6 +77,31 @@ fn jsonl_carries_the_same_rows_as_csv() {
 }
 
 #[test]
+fn columns_pick_and_order_the_fields() {
+    let path = "seeds/000_83e4cde7cd4e48bd.txt";
+    let (_, full) = parse_csv(&run(&["classify", path]).ok());
+    let (header, rows) = parse_csv(&run(&["classify", "--columns", "label,doc,sentence,probabilities", path]).ok());
+    assert_eq!(
+        header,
+        ["label", "doc", "sentence", "p_isis_attribution", "p_neutral", "p_ukraine_west_blame", "p_warning_claim"]
+    );
+    assert_eq!(rows.len(), full.len());
+    for (row, full) in rows.iter().zip(&full) {
+        assert_eq!((&row[0], &row[1], &row[2]), (&full[5], &full[0], &full[1]));
+        assert_eq!(row[3..], full[7..]);
+    }
+    let jsonl = run(&["classify", "--format", "jsonl", "--columns", "sentence,label", "--explain", "2", path]).ok();
+    let first: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    let keys: Vec<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["evidence", "label", "sentence"]);
+    assert_eq!(first["sentence"], 1);
+    for bad in ["doc,doc", "doc,title", ""] {
+        let err = run(&["classify", "--columns", bad, path]).fails(2);
+        assert!(err.contains("--columns"), "{bad}: {err}");
+    }
+}
+
+#[test]
 fn stdin_csv_jsonl_and_sentence_units() {
     let (_, rows) = parse_csv(&run_with_stdin(&["classify", "-"], "Kyiv denied it. ISIS claimed it.").ok());
     assert_eq!(rows.len(), 2);
