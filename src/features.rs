@@ -427,31 +427,35 @@ impl TermIndex {
     /// is its feature id with no further lookup; prefixes that are not terms get the ids after the last
     /// term.
     fn new(terms: &[String]) -> Self {
-        let unigrams = terms.iter().filter(|t| !t.contains(' ')).count();
+        let order = |term: &String| term.bytes().filter(|&b| b == b' ').count() + 1;
+        let unigrams = terms.iter().filter(|t| order(t) == 1).count();
         let mut trie = GramTrie { nodes: terms.len() as u32, ..GramTrie::default() };
         trie.stems.reserve(unigrams);
-        trie.children.reserve(terms.len() - unigrams);
-        for (id, term) in terms.iter().enumerate().filter(|(_, t)| !t.contains(' ')) {
+        for (id, term) in terms.iter().enumerate().filter(|(_, t)| order(t) == 1) {
             trie.stems.insert(term, id as u32);
         }
-        // Sorted terms come in runs that share their first stem: look it up once per run. A term's proper
-        // prefixes sort before it, so a prefix that is a term already has its node.
-        let mut head: Option<(&str, u32)> = None;
-        for (id, term) in terms.iter().enumerate() {
-            let Some((prefix, last)) = term.rsplit_once(' ') else { continue };
-            let mut stems = prefix.split(' ');
-            let first = stems.next().unwrap_or_default();
-            let mut node = match head {
-                Some((stem, node)) if stem == first => node,
-                _ => trie.intern_stem(first),
-            };
-            head = Some((first, node));
-            for stem in stems {
-                let stem = trie.intern_stem(stem);
-                node = trie.intern_child(node, stem);
+        // Order by order, so that every prefix of a term is in the trie before the term: the edges of one
+        // order are gathered first and then inserted in bulk (see `FlatMap::extend`).
+        for n in 2..=terms.iter().map(order).max().unwrap_or(1) {
+            let mut edges = Vec::with_capacity(terms.len() - unigrams);
+            // Sorted terms come in runs that share their first stem: look it up once per run.
+            let mut head: Option<(&str, u32)> = None;
+            for (id, term) in terms.iter().enumerate().filter(|(_, t)| order(t) == n) {
+                let (prefix, last) = term.rsplit_once(' ').expect("a term of two or more stems");
+                let mut stems = prefix.split(' ');
+                let first = stems.next().unwrap_or_default();
+                let mut node = match head {
+                    Some((stem, node)) if stem == first => node,
+                    _ => trie.intern_stem(first),
+                };
+                head = Some((first, node));
+                for stem in stems {
+                    let stem = trie.intern_stem(stem);
+                    node = trie.intern_child(node, stem);
+                }
+                edges.push((edge(node, trie.intern_stem(last)), id as u32));
             }
-            let last = trie.intern_stem(last);
-            trie.children.insert(edge(node, last), id as u32);
+            trie.children.extend(edges);
         }
         let edges = EdgeFilter::new(trie.children.iter().map(|(edge, _)| edge), trie.children.len());
         Self { trie, edges }

@@ -150,6 +150,32 @@ impl<K: FlatKey> FlatMap<K> {
         self.words[index * K::WORDS + Self::VALUE] = u64::from(value);
     }
 
+    /// Inserts many keys at once in the order of their slots, so the table is written front to back
+    /// instead of at random: several times faster for a table much larger than the cache.
+    pub fn extend(&mut self, entries: Vec<(K, u32)>) {
+        self.reserve(entries.len());
+        // One counting-sort pass on the top bits of the home slot: entries then go to the table in
+        // slot order, up to a few neighbouring slots.
+        let bits = (self.slots().trailing_zeros()).min(16);
+        let bucket = |key: K| (key.hash() >> (64 - bits)) as usize;
+        let mut starts = vec![0usize; (1 << bits) + 1];
+        for &(key, _) in &entries {
+            starts[bucket(key) + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut ordered = vec![(K::from_stored([0, 0]), 0); entries.len()];
+        for (key, value) in entries {
+            let at = &mut starts[bucket(key)];
+            ordered[*at] = (key, value);
+            *at += 1;
+        }
+        for (key, value) in ordered {
+            self.insert(key, value);
+        }
+    }
+
     /// Makes room for `additional` more keys without growing.
     pub fn reserve(&mut self, additional: usize) {
         let wanted = Self::with_capacity(self.len + additional).slots();
@@ -224,6 +250,18 @@ mod tests {
             expected.sort_unstable();
             prop_assert_eq!(all, expected);
         }
+    }
+
+    #[test]
+    fn bulk_inserts_equal_single_ones() {
+        let entries: Vec<(u64, u32)> =
+            (0..50_000u64).map(|i| (i.wrapping_mul(0x2545_f491) ^ i << 40, i as u32)).collect();
+        let mut bulk = FlatMap::<u64>::with_capacity(10);
+        bulk.insert(entries[7].0, 99);
+        bulk.extend(entries.clone());
+        assert_eq!(bulk.len(), entries.len());
+        assert!(entries.iter().all(|&(key, value)| bulk.get(key) == Some(value)));
+        assert_eq!(bulk.get(u64::MAX - 1), None);
     }
 
     #[test]
