@@ -252,39 +252,30 @@ pub fn for_each_gram(
 }
 
 /// Caches the code of every raw word seen (its stem's node, [`STOP_WORD`] or [`UNKNOWN_STEM`]) for one
-/// trie: a hit skips lower-casing, normalising and stemming. A bounded cache is generational: when the
-/// current generation holds its limit of words it becomes the previous one and the older is dropped; a
-/// word found only in the previous generation moves up. Frequent words so stay cached however long the
-/// tail of rare words, and memory stays flat on any input.
+/// trie: a hit skips lower-casing, normalising and stemming. A bounded cache holds up to its limit of
+/// words in one table allocated at full size, and starts afresh when full: the frequent words come
+/// back within a few sentences, and memory is the same on any input, small or large (a cache that kept
+/// an older generation beside the current one would add a second table only on large inputs).
 #[derive(Debug)]
 pub struct WordCache {
-    current: StrMap,
-    previous: StrMap,
-    generation: usize,
+    words: StrMap,
+    limit: usize,
     owner: u64,
 }
 
 impl Default for WordCache {
     fn default() -> Self {
-        Self::bounded(Self::GENERATION)
+        Self::bounded(Self::LIMIT)
     }
 }
 
 impl WordCache {
-    /// Words per generation by default (two generations: about 16 MB).
-    pub const GENERATION: usize = 1 << 17;
+    /// Words held by default (a 16 MB table).
+    pub const LIMIT: usize = 1 << 18;
 
-    /// A cache of at most two generations of `generation` words each.
-    pub fn bounded(generation: usize) -> Self {
-        Self { current: StrMap::default(), previous: StrMap::default(), generation, owner: 0 }
-    }
-
-    /// Allocates the current generation's table at its full size, so it never rehashes while it fills
-    /// (the memory is touched only as words arrive).
-    fn reserve_generation(&mut self) {
-        if self.generation != usize::MAX && self.current.is_empty() {
-            self.current.reserve(self.generation);
-        }
+    /// A cache of at most `limit` words.
+    pub fn bounded(limit: usize) -> Self {
+        Self { words: StrMap::default(), limit, owner: 0 }
     }
 
     /// A cache that keeps every word: for training, whose memory follows the vocabulary anyway.
@@ -295,8 +286,7 @@ impl WordCache {
     /// Makes sure the cache holds codes for the trie identified by `owner` (forgets them if not).
     pub fn serve(&mut self, owner: u64) {
         if self.owner != owner {
-            self.current.clear();
-            self.previous.clear();
+            self.words.clear();
             self.owner = owner;
         }
     }
@@ -312,19 +302,19 @@ impl WordCache {
     ) {
         for word in words(sentence) {
             let (word, packed) = (word.text, pack(word.text));
-            let code = match self.current.get_packed(packed, word) {
+            let code = match self.words.get_packed(packed, word) {
                 Some(code) => code,
                 None => {
-                    let code = match self.previous.get_packed(packed, word) {
-                        Some(code) => code,
-                        None => tokenizer.stem(word).map_or(STOP_WORD, |stem| resolve(&stem)),
-                    };
-                    if self.current.len() >= self.generation {
-                        std::mem::swap(&mut self.current, &mut self.previous);
-                        self.current.clear();
+                    let code = tokenizer.stem(word).map_or(STOP_WORD, |stem| resolve(&stem));
+                    if self.words.len() >= self.limit {
+                        self.words.clear();
                     }
-                    self.reserve_generation();
-                    self.current.insert_packed(packed, word, code);
+                    if self.limit != usize::MAX && self.words.is_empty() {
+                        // Full size at once: the table never rehashes, and its memory is the same however
+                        // many words arrive (the kernel hands the pages over as they are touched).
+                        self.words.reserve(self.limit);
+                    }
+                    self.words.insert_packed(packed, word, code);
                     code
                 }
             };
@@ -667,15 +657,15 @@ mod tests {
     }
 
     #[test]
-    fn the_word_cache_stays_bounded_and_keeps_frequent_words() {
+    fn the_word_cache_stays_bounded_and_starts_afresh_when_full() {
         let tokenizer = Tokenizer::new(false);
-        let generation = 1000;
-        let mut cache = WordCache::bounded(generation);
+        let limit = 1000;
+        let mut cache = WordCache::bounded(limit);
         let mut out = Vec::new();
         let mut stemmed = 0;
-        for i in 0..3 * generation {
+        for i in 0..3 * limit {
             let word = if i % 2 == 0 { format!("w{i}") } else { format!("averyveryverylongword{i}") };
-            // A frequent word, seen after every other word, stays cached across generations.
+            // A frequent word, seen after every other word, is stemmed again only after a fresh start.
             for w in [word.as_str(), "frequent"] {
                 let count = |_: &str| {
                     stemmed += usize::from(w == "frequent");
@@ -684,8 +674,9 @@ mod tests {
                 cache.encode(w, &tokenizer, count, &mut out);
             }
         }
-        assert!(cache.current.len() <= generation && cache.previous.len() <= generation);
-        assert_eq!(out.len(), 6 * generation);
-        assert_eq!(stemmed, 1, "the frequent word is stemmed once");
+        assert!(cache.words.len() <= limit);
+        assert_eq!(out.len(), 6 * limit);
+        // 3,000 rare words fill the cache three times over: three fresh starts.
+        assert_eq!(stemmed, 4, "once at first and once after each fresh start");
     }
 }
