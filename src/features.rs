@@ -270,8 +270,8 @@ impl Default for WordCache {
 }
 
 impl WordCache {
-    /// Words held by default (a 16 MB table).
-    pub const LIMIT: usize = 1 << 18;
+    /// Words held by default (an 8 MB table; twice that measured no faster on 100 MB and 1 GB).
+    pub const LIMIT: usize = 1 << 17;
 
     /// A cache of at most `limit` words.
     pub fn bounded(limit: usize) -> Self {
