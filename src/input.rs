@@ -191,7 +191,7 @@ enum Source {
     Text(TextSource),
     Csv { path: PathBuf, reader: csv::Reader<Box<dyn Read>>, text: usize, headers: Vec<String> },
     Jsonl { path: PathBuf, lines: std::io::Lines<BufReader<Box<dyn Read>>>, line: u64 },
-    Lines { path: PathBuf, name: String, reader: BufReader<Box<dyn Read>>, line: u64, offset: usize },
+    Lines { path: PathBuf, name: String, reader: BufReader<Box<dyn Read>>, line: u64, offset: usize, buffer: Vec<u8> },
 }
 
 /// Streams the documents of every input in order; a directory yields its `.txt` files sorted by name.
@@ -246,7 +246,9 @@ impl Documents {
                     }
                 }
             }
-            Source::Lines { path, name, reader, line, offset } => next_line(reader, path, name, line, offset),
+            Source::Lines { path, name, reader, line, offset, buffer } => {
+                next_line(reader, path, name, line, offset, buffer)
+            }
             Source::Jsonl { path, lines, line } => loop {
                 *line += 1;
                 match lines.next() {
@@ -292,7 +294,7 @@ impl Documents {
             InputFormat::Lines => open(&path).map(|r| {
                 let name = path.display().to_string();
                 let reader = BufReader::with_capacity(1 << 16, r);
-                self.current = Some(Source::Lines { path, name, reader, line: 0, offset: 0 });
+                self.current = Some(Source::Lines { path, name, reader, line: 0, offset: 0, buffer: Vec::new() });
                 None
             }),
         })
@@ -352,24 +354,28 @@ fn next_line(
     name: &str,
     line: &mut u64,
     offset: &mut usize,
+    buffer: &mut Vec<u8>,
 ) -> Option<Result<Document>> {
     loop {
-        let mut bytes = Vec::new();
+        // Read into a buffer kept across lines, then copy the line out at its exact size: one
+        // allocation a line instead of the several of a vector growing to fit it.
+        buffer.clear();
         let start = *offset;
-        match reader.read_until(b'\n', &mut bytes) {
+        match reader.read_until(b'\n', buffer) {
             Ok(0) => return None,
             Ok(n) => (*line, *offset) = (*line + 1, start + n),
             Err(e) => return Some(Err(Error::io(path, e))),
         }
-        while bytes.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
-            bytes.pop();
+        let mut bytes = buffer.as_slice();
+        while let [rest @ .., b'\n' | b'\r'] = bytes {
+            bytes = rest;
         }
         let bom = if *line == 1 && bytes.starts_with(b"\xef\xbb\xbf") { 3 } else { 0 };
-        bytes.drain(..bom);
+        bytes = &bytes[bom..];
         if bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let text = match decode_text(bytes, path, start + bom) {
+        let text = match decode_text(bytes.to_vec(), path, start + bom) {
             Ok(text) => text,
             Err(Error::Data { path, message, .. }) => return Some(Err(Error::Data { path, line: *line, message })),
             Err(e) => return Some(Err(e)),
