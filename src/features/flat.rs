@@ -188,8 +188,8 @@ impl<K: FlatKey> FlatMap<K> {
     fn rehash(&mut self, slots: usize) {
         let mut bigger = Self { words: Buffer::zeroed(slots * K::WORDS), shift: 64 - slots.trailing_zeros(), ..*self };
         for old in self.words.chunks_exact(K::WORDS).filter(|s| !Self::is_free(s)) {
-            let stored = K::from_stored([old[0], old[1]]).stored();
-            let index = bigger.find(K::from_stored(stored).hash(), stored);
+            let key = K::from_stored([old[0], old[1]]);
+            let index = bigger.find(key.hash(), key.stored());
             bigger.words[index * K::WORDS..][..K::WORDS].copy_from_slice(old);
         }
         *self = bigger;
