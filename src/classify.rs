@@ -196,6 +196,14 @@ pub enum Column {
     Probabilities,
 }
 
+impl Column {
+    /// The column's name, as `--columns` takes it.
+    fn name(self) -> String {
+        let value = clap::ValueEnum::to_possible_value(&self).expect("every column has a name");
+        value.get_name().to_owned()
+    }
+}
+
 /// The columns of classified rows, in order, each at most once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Columns(Vec<Column>);
@@ -216,19 +224,22 @@ impl std::str::FromStr for Columns {
         use clap::ValueEnum;
         let mut columns = Vec::new();
         for name in list.split(',').map(str::trim) {
-            let column = Column::from_str(name, true).map_err(|_| {
-                let known: Vec<String> = Column::value_variants()
-                    .iter()
-                    .filter_map(|c| Some(c.to_possible_value()?.get_name().to_owned()))
-                    .collect();
-                format!("unknown column {name:?} (known: {})", known.join(", "))
-            })?;
+            let column = Column::from_str(name, true)
+                .map_err(|_| format!("unknown column {name:?} (known: {})", Columns::default()))?;
             if columns.contains(&column) {
                 return Err(format!("column {name:?} is listed twice"));
             }
             columns.push(column);
         }
         Ok(Self(columns))
+    }
+}
+
+impl std::fmt::Display for Columns {
+    /// The comma-separated list [`std::str::FromStr`] reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self.0.iter().map(|c| c.name()).collect();
+        f.write_str(&names.join(","))
     }
 }
 
@@ -276,10 +287,7 @@ impl RowFormat {
         for column in &self.columns.0 {
             match column {
                 Column::Probabilities => names.extend(self.labels.iter().map(|l| format!("p_{l}"))),
-                other => {
-                    let name = clap::ValueEnum::to_possible_value(other).expect("every column has a name");
-                    names.push(name.get_name().to_owned());
-                }
+                other => names.push(other.name()),
             }
         }
         if self.evidence {

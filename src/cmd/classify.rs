@@ -74,7 +74,7 @@ pub struct ClassifyArgs {
     /// probabilities (the p_<label> columns); --explain adds `evidence` last.
     ///
     /// Example: --columns doc,sentence,label,confidence
-    #[arg(long, value_name = "LIST", default_value = "doc,sentence,start,end,text,label,confidence,probabilities")]
+    #[arg(long, value_name = "LIST", default_value_t)]
     columns: Columns,
 
     /// Write rows here instead of stdout (written atomically: the file appears only when complete).
