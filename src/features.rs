@@ -13,11 +13,12 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 pub use flat::{FlatKey, FlatMap};
 
 use crate::memory::Buffer;
-use crate::params::FeatureOptions;
+use crate::params::{FeatureOptions, MAX_NGRAM};
 use crate::text::tokens::{Tokenizer, words};
 
 /// A sparse feature row: `(feature id, value)` pairs sorted by id, each id once.
@@ -348,13 +349,28 @@ impl WordCache {
 /// vocabulary it was not filled for.
 static NEXT_VOCABULARY: AtomicU64 = AtomicU64::new(1);
 
-/// The n-grams known to a model, sorted, each with its id (its position).
+/// The n-grams known to a model, each with its id. Ids follow the terms' sorted order.
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
-    terms: Vec<String>,
-    /// Built on first use: a model that is only trained and saved never needs it.
-    index: OnceLock<TermIndex>,
+    len: usize,
+    index: TermIndex,
+    /// The terms by id: given when trained, rebuilt from the index on first use when loaded (classifying
+    /// never needs them, and a million strings are a tenth of a second and a hundred megabytes).
+    terms: OnceLock<Vec<String>>,
     identity: u64,
+}
+
+/// A vocabulary as a model file stores it: its trie, without the term names. Nodes `0..terms` are the
+/// terms, in id order; the nodes after them are prefixes of terms that are not terms themselves. A node
+/// is a stem, or the n-gram of its parent node followed by a stem node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredVocabulary {
+    /// Number of terms.
+    pub terms: u32,
+    /// Every stem node (id, stem), by id.
+    pub stems: Vec<(u32, String)>,
+    /// Every other node (parent node, stem node), by id.
+    pub children: Vec<(u32, u32)>,
 }
 
 /// The terms as a trie whose node for a term is its id, with a filter over its edges.
@@ -368,7 +384,7 @@ struct TermIndex {
 
 impl PartialEq for Vocabulary {
     fn eq(&self, other: &Self) -> bool {
-        self.terms == other.terms
+        self.terms() == other.terms()
     }
 }
 
@@ -379,57 +395,62 @@ impl Default for Vocabulary {
 }
 
 impl Vocabulary {
-    /// A vocabulary from terms that must be sorted and unique, each stems joined by single spaces (as
-    /// stored in a model file).
-    pub fn from_terms(terms: Vec<String>) -> Result<Self, String> {
-        if let Some(w) = terms.windows(2).find(|w| w[0] >= w[1]) {
-            return Err(format!("vocabulary is not sorted and unique at {:?}", w[1]));
-        }
-        if let Some(t) = terms.iter().find(|t| t.split(' ').any(str::is_empty)) {
-            return Err(format!("vocabulary term {t:?} has an empty stem"));
-        }
-        if terms.len() >= MAX_NODES {
-            return Err("vocabulary has more than 2^32 terms".into());
-        }
-        Ok(Self::from_sorted(terms))
-    }
-
-    /// A vocabulary from sorted, unique, well-formed terms.
+    /// A vocabulary from sorted, unique, well-formed terms (stems joined by single spaces).
     pub(crate) fn from_sorted(terms: Vec<String>) -> Self {
-        Self { terms, index: OnceLock::new(), identity: NEXT_VOCABULARY.fetch_add(1, Ordering::Relaxed) }
+        let index = TermIndex::new(&terms);
+        Self { len: terms.len(), index, terms: OnceLock::from(terms), identity: Self::new_identity() }
     }
 
-    /// The term index, built on first use.
-    fn index(&self) -> &TermIndex {
-        self.index.get_or_init(|| TermIndex::new(&self.terms))
+    /// A vocabulary from its stored form, checked: ids in range, each stem and each n-gram once, every
+    /// n-gram at most [`MAX_NGRAM`] stems long.
+    pub fn from_stored(stored: &StoredVocabulary) -> Result<Self, String> {
+        let index = TermIndex::from_stored(stored)?;
+        Ok(Self { len: stored.terms as usize, index, terms: OnceLock::new(), identity: Self::new_identity() })
+    }
+
+    /// The stored form (stems and children by node id, so the same vocabulary always gives the same form).
+    pub fn stored(&self) -> StoredVocabulary {
+        let mut stems: Vec<(u32, String)> = self.index.trie.stems.iter().map(|(stem, node)| (node, stem)).collect();
+        stems.sort_unstable();
+        let mut children: Vec<(u32, u64)> = self.index.trie.children.iter().map(|(edge, node)| (node, edge)).collect();
+        children.sort_unstable();
+        let children = children.into_iter().map(|(_, edge)| ((edge >> 32) as u32, edge as u32)).collect();
+        StoredVocabulary { terms: self.len as u32, stems, children }
+    }
+
+    fn new_identity() -> u64 {
+        NEXT_VOCABULARY.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The feature id of a trie node: the node itself when it is a term.
     fn feature(&self, node: u32) -> Option<u32> {
-        ((node as usize) < self.terms.len()).then_some(node)
+        ((node as usize) < self.len).then_some(node)
     }
 
     /// Number of terms.
     pub fn len(&self) -> usize {
-        self.terms.len()
+        self.len
     }
 
     /// Whether there are no terms.
     pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
+        self.len == 0
     }
 
     /// The terms in id order.
     pub fn terms(&self) -> &[String] {
-        &self.terms
+        self.terms.get_or_init(|| self.index.names(self.len))
     }
 
     /// The id of `term`, if known.
     pub fn get(&self, term: &str) -> Option<u32> {
-        let node = self.index().trie.find(term.split(' '))?;
+        let node = self.index.trie.find(term.split(' '))?;
         self.feature(node)
     }
 }
+
+/// No parent: the node is a stem.
+const NO_PARENT: u32 = u32::MAX;
 
 impl TermIndex {
     /// Indexes sorted, unique, well-formed terms. A term's node is its id, so a node found on the hot path
@@ -464,10 +485,99 @@ impl TermIndex {
                 }
                 edges.push((edge(node, trie.intern_stem(last)), id as u32));
             }
-            trie.children.extend(edges);
+            trie.children.extend(edges.into_iter());
         }
+        Self::filtered(trie)
+    }
+
+    /// Rebuilds the index of a stored vocabulary, checking it (see [`Vocabulary::from_stored`]).
+    fn from_stored(stored: &StoredVocabulary) -> Result<Self, String> {
+        let StoredVocabulary { terms, stems, children } = stored;
+        let nodes = stems.len() + children.len();
+        if nodes >= MAX_NODES {
+            return Err("vocabulary has more than 2^32 n-grams".into());
+        }
+        if *terms as usize > nodes {
+            return Err(format!("vocabulary has {terms} terms but {nodes} n-grams"));
+        }
+        let mut trie = GramTrie { nodes: nodes as u32, ..GramTrie::default() };
+        let mut parents = vec![0; nodes];
+        trie.stems.reserve(stems.len());
+        let mut next = 0;
+        for (node, stem) in stems {
+            if *node < next || *node as usize >= nodes {
+                return Err(format!("stem node {node} is out of order or out of range"));
+            }
+            if stem.is_empty() || stem.contains(' ') || trie.stems.get(stem).is_some() {
+                return Err(format!("stem {stem:?} is empty, holds a space or comes twice"));
+            }
+            trie.stems.insert(stem, *node);
+            parents[*node as usize] = NO_PARENT;
+            next = node + 1;
+        }
+        // The children are the nodes that are not stems, in id order.
+        let child_nodes: Vec<u32> = (0..nodes as u32).filter(|&node| parents[node as usize] != NO_PARENT).collect();
+        for (&node, &(parent, stem)) in child_nodes.iter().zip(children) {
+            if parent as usize >= nodes || parents.get(stem as usize) != Some(&NO_PARENT) {
+                return Err(format!("n-gram node {node} extends node {parent} by node {stem}, which is not a stem"));
+            }
+        }
+        for (&node, &(parent, _)) in child_nodes.iter().zip(children) {
+            parents[node as usize] = parent;
+        }
+        // Every node must reach a stem within MAX_NGRAM - 1 steps (which also rules out cycles).
+        for start in 0..nodes {
+            let mut node = start;
+            for _ in 1..MAX_NGRAM {
+                node = match parents[node] {
+                    NO_PARENT => break,
+                    parent => parent as usize,
+                };
+            }
+            if parents[node] != NO_PARENT {
+                return Err(format!("n-gram node {start} is longer than {MAX_NGRAM} stems or part of a cycle"));
+            }
+        }
+        let entries = child_nodes.iter().zip(children).map(|(&node, &(parent, stem))| (edge(parent, stem), node));
+        trie.children.extend(entries);
+        if trie.children.len() != children.len() {
+            return Err("vocabulary holds an n-gram twice".into());
+        }
+        Ok(Self::filtered(trie))
+    }
+
+    /// The index of `trie`, with the filter over its edges.
+    fn filtered(trie: GramTrie) -> Self {
         let edges = EdgeFilter::new(trie.children.iter().map(|(edge, _)| edge), trie.children.len());
         Self { trie, edges }
+    }
+
+    /// The names of the first `terms` nodes: stems joined by spaces.
+    fn names(&self, terms: usize) -> Vec<String> {
+        let nodes = self.trie.len();
+        let mut names = vec![String::new(); nodes];
+        let mut links = vec![(NO_PARENT, NO_PARENT); nodes];
+        for (stem, node) in self.trie.stems.iter() {
+            names[node as usize] = stem;
+        }
+        for (edge, node) in self.trie.children.iter() {
+            links[node as usize] = ((edge >> 32) as u32, edge as u32);
+        }
+        // A node's name is its parent's, a space and its last stem: name the parents first.
+        let mut chain = Vec::new();
+        for start in 0..terms {
+            let mut node = start;
+            while names[node].is_empty() {
+                chain.push(node);
+                node = links[node].0 as usize;
+            }
+            while let Some(node) = chain.pop() {
+                let (parent, stem) = links[node];
+                names[node] = format!("{} {}", names[parent as usize], names[stem as usize]);
+            }
+        }
+        names.truncate(terms);
+        names
     }
 }
 
@@ -506,7 +616,7 @@ impl Featurizer {
         let Self { options, tokenizer, words, tokens, ids, row } = self;
         words.serve(vocabulary.identity);
         tokens.clear();
-        let TermIndex { trie, edges } = vocabulary.index();
+        let TermIndex { trie, edges } = &vocabulary.index;
         words.encode(sentence, tokenizer, |stem| trie.stem(stem).unwrap_or(UNKNOWN_STEM), tokens);
         warm(tokens.windows(2).map(|pair| edges.touch(edge(pair[0], pair[1]))));
         ids.clear();
@@ -547,7 +657,7 @@ mod tests {
     fn vocabulary(terms: &[&str]) -> Vocabulary {
         let mut terms: Vec<String> = terms.iter().map(|t| (*t).to_owned()).collect();
         terms.sort();
-        Vocabulary::from_terms(terms).unwrap()
+        Vocabulary::from_sorted(terms)
     }
 
     /// The name of a node of `trie` (its stems joined by spaces), by searching the trie.
@@ -627,12 +737,36 @@ mod tests {
     }
 
     #[test]
-    fn from_terms_rejects_unsorted_and_malformed_terms() {
-        assert!(Vocabulary::from_terms(vec!["b".into(), "a".into()]).is_err());
-        assert!(Vocabulary::from_terms(vec!["a".into(), "a".into()]).is_err());
-        assert!(Vocabulary::from_terms(vec!["a  b".into()]).is_err());
-        assert!(Vocabulary::from_terms(vec!["".into()]).is_err());
-        assert!(Vocabulary::from_terms(vec!["a".into(), "b".into()]).is_ok());
+    fn the_stored_form_rebuilds_the_same_vocabulary() {
+        let v = vocabulary(&["a b c d e", "kyiv", "kyiv deni", "us warn it", "west curat order", "x"]);
+        let stored = v.stored();
+        // 14 stems (2 of them terms) and 9 longer n-grams (4 of them terms).
+        assert_eq!((stored.terms, stored.stems.len(), stored.children.len()), (6, 14, 9));
+        let back = Vocabulary::from_stored(&stored).unwrap();
+        assert_eq!(back.terms(), v.terms(), "names rebuilt from the trie");
+        assert_eq!(back.stored(), stored);
+        let mut f = Featurizer::new(options(1, 5));
+        assert_eq!(f.transform("Kyiv denied it: a b c d e", &back), f.transform("Kyiv denied it: a b c d e", &v));
+    }
+
+    #[test]
+    fn from_stored_rejects_broken_tries() {
+        let good = vocabulary(&["kyiv", "kyiv deni", "us warn"]).stored();
+        assert!(Vocabulary::from_stored(&good).is_ok());
+        let broken = |change: fn(&mut StoredVocabulary)| {
+            let mut stored = good.clone();
+            change(&mut stored);
+            Vocabulary::from_stored(&stored).unwrap_err()
+        };
+        assert!(broken(|s| s.terms = 9).contains("9 terms"));
+        assert!(broken(|s| s.stems[1].1 = "kyiv".into()).contains("twice"));
+        assert!(broken(|s| s.stems[0].1 = "a b".into()).contains("space"));
+        assert!(broken(|s| s.stems.swap(0, 1)).contains("out of order"));
+        assert!(broken(|s| s.children[0].1 = 1).contains("not a stem"), "node 1 is an n-gram");
+        assert!(broken(|s| s.children[0].0 = 99).contains("not a stem"));
+        assert!(broken(|s| s.children[1] = s.children[0]).contains("twice"));
+        // Node 1 ("kyiv deni") made its own parent: a cycle.
+        assert!(broken(|s| s.children[0].0 = 1).contains("cycle"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Counts, Lineage, Model};
 use crate::error::{Error, Result};
-use crate::features::Vocabulary;
+use crate::features::{StoredVocabulary, Vocabulary};
 use crate::params::ValidTrainParams;
 use crate::text::tokens::TOKENIZER_ID;
 
@@ -22,7 +22,7 @@ use crate::text::tokens::TOKENIZER_ID;
 pub const MAGIC: &[u8; 16] = b"NARRATIVE-MODEL\n";
 
 /// The model format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const HEADER_LEN: usize = MAGIC.len() + 4 + 8;
 const HASH_LEN: usize = 32;
@@ -35,7 +35,7 @@ struct ModelFile {
     params: ValidTrainParams,
     labels: Vec<String>,
     class_count: Vec<u64>,
-    vocabulary: Vec<String>,
+    vocabulary: StoredVocabulary,
     feature_count: Vec<Vec<f64>>,
     training_data: String,
     lineage: Lineage,
@@ -50,7 +50,7 @@ impl Model {
             params: *self.params(),
             labels: self.labels().to_vec(),
             class_count: self.class_count().to_vec(),
-            vocabulary: self.vocabulary().terms().to_vec(),
+            vocabulary: self.vocabulary().stored(),
             feature_count: self.feature_count().to_vec(),
             training_data: self.training_data().to_owned(),
             lineage: self.lineage().clone(),
@@ -101,7 +101,7 @@ impl Model {
             )));
         }
         let vocabulary =
-            Vocabulary::from_terms(file.vocabulary).map_err(|m| fail(format!("corrupt model file: {m}")))?;
+            Vocabulary::from_stored(&file.vocabulary).map_err(|m| fail(format!("corrupt model file: {m}")))?;
         let counts = Counts { class_count: file.class_count, feature_count: file.feature_count };
         let mut model = Model::from_counts(file.params, vocabulary, file.labels, counts, file.training_data)
             .map_err(|e| fail(format!("corrupt model file: {e}")))?;
