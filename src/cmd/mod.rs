@@ -253,11 +253,18 @@ pub const FEW_EXAMPLES: usize = 10;
 
 /// Loads a model; a missing default model gets an error that says how to make one.
 pub fn load_model(path: &Path) -> anyhow::Result<Model> {
-    load_model_with_digest(path).map(|(model, _)| model)
+    model_exists(path)?;
+    Ok(Model::load(path)?)
 }
 
 /// Loads a model and the BLAKE3 hash of its file, reading it once.
 pub fn load_model_with_digest(path: &Path) -> anyhow::Result<(Model, String)> {
+    model_exists(path)?;
+    Ok(Model::load_with_digest(path)?)
+}
+
+/// Fails with a hint when the model file is missing (the usual first-run mistake).
+fn model_exists(path: &Path) -> anyhow::Result<()> {
     if !path.exists() {
         let hint = if path == Path::new(DEFAULT_MODEL) {
             "; train one with `narrative train --data data/labelled/seeds.csv --data data/labelled/authored.csv`"
@@ -266,7 +273,7 @@ pub fn load_model_with_digest(path: &Path) -> anyhow::Result<(Model, String)> {
         };
         anyhow::bail!("{}: model file not found{hint}", path.display());
     }
-    Ok(Model::load_with_digest(path)?)
+    Ok(())
 }
 
 /// Exits with a usage error (code 2) in clap's format.

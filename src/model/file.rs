@@ -1,13 +1,20 @@
 //! The model file: one self-describing file with everything needed to classify, update and explain.
 //!
-//! Layout: the 16-byte magic `NARRATIVE-MODEL\n`, the format version (u32 little-endian), the payload
-//! length (u64 little-endian), the payload (postcard-encoded `ModelFile`) and the BLAKE3 hash of the
-//! payload (32 bytes). The payload also records the model's lineage: its parent model's hash and
-//! the hash of every data file that went into it. Loading checks each part in turn, so a foreign file, another format version, a
-//! truncated file and a corrupt one each get their own clear error. Every collection in the payload is
-//! sorted, so the same data and options always give the same bytes. Writes go to a temporary file in the
-//! target directory that is renamed into place only when complete.
+//! Layout: the 16-byte magic `NARRATIVE-MODEL\n`, the format version (u32), the payload length (u64), the
+//! payload and the BLAKE3 hash of the payload (32 bytes). The payload is the length of a header (u64),
+//! the header (postcard-encoded `Header`: options, labels, stems, lineage...), then two raw sections:
+//! every longer n-gram of the vocabulary's trie as (parent node, stem node) in u32 pairs, and the feature
+//! counts as f64, label by label. Integers and floats are little-endian.
+//!
+//! The raw sections, nearly all of a large model's bytes, are read through one small buffer straight into
+//! their final place: loading never holds the whole file in memory, and the hashes are computed on the way.
+//! Loading checks each part in turn, so a foreign file, another format version, a truncated file and a
+//! corrupt one each get their own clear error (a corrupt payload is reported as a checksum mismatch
+//! before any decoding error). Every collection is stored in a fixed order, so the same data and options
+//! always give the same bytes. Writes go to a temporary file in the target directory that is renamed into
+//! place only when complete.
 
+use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -27,16 +34,23 @@ pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = MAGIC.len() + 4 + 8;
 const HASH_LEN: usize = 32;
 
-/// What the payload holds.
+/// Bytes read at a time from the raw sections.
+const CHUNK: usize = 1 << 20;
+
+/// The payload's header: everything but the two raw sections.
 #[derive(Debug, Serialize, Deserialize)]
-struct ModelFile {
+struct Header {
     crate_version: String,
     tokenizer: String,
     params: ValidTrainParams,
     labels: Vec<String>,
     class_count: Vec<u64>,
-    vocabulary: StoredVocabulary,
-    feature_count: Vec<Vec<f64>>,
+    /// Number of terms (feature ids `0..terms`).
+    terms: u32,
+    /// The vocabulary's stem nodes (see [`StoredVocabulary`]).
+    stems: Vec<(u32, String)>,
+    /// Number of (parent, stem) pairs in the first raw section.
+    children: u64,
     training_data: String,
     lineage: Lineage,
 }
@@ -44,18 +58,30 @@ struct ModelFile {
 impl Model {
     /// The model as file bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let file = ModelFile {
+        let StoredVocabulary { terms, stems, children } = self.vocabulary().stored();
+        let header = Header {
             crate_version: env!("CARGO_PKG_VERSION").to_owned(),
             tokenizer: TOKENIZER_ID.to_owned(),
             params: *self.params(),
             labels: self.labels().to_vec(),
             class_count: self.class_count().to_vec(),
-            vocabulary: self.vocabulary().stored(),
-            feature_count: self.feature_count().to_vec(),
+            terms,
+            stems,
+            children: children.len() as u64,
             training_data: self.training_data().to_owned(),
             lineage: self.lineage().clone(),
         };
-        let payload = postcard::to_allocvec(&file).expect("model payload serialises");
+        let header = postcard::to_allocvec(&header).expect("model header serialises");
+        let mut payload = Vec::with_capacity(8 + header.len() + children.len() * 8 + terms as usize * 8 * 4);
+        payload.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        payload.extend_from_slice(&header);
+        for (parent, stem) in children {
+            payload.extend_from_slice(&parent.to_le_bytes());
+            payload.extend_from_slice(&stem.to_le_bytes());
+        }
+        for counts in self.feature_count() {
+            payload.extend(counts.iter().flat_map(|c| c.to_le_bytes()));
+        }
         let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len() + HASH_LEN);
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -67,46 +93,7 @@ impl Model {
 
     /// Reads a model from file bytes; `path` only names the file in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
-        let fail = |message: String| Error::Model { path: path.to_owned(), message };
-        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(fail("not a narrative model file (no NARRATIVE-MODEL header)".into()));
-        }
-        if bytes.len() < HEADER_LEN {
-            return Err(fail(format!("truncated model file: {} bytes, header alone is {HEADER_LEN}", bytes.len())));
-        }
-        let version = u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes"));
-        if version != FORMAT_VERSION {
-            return Err(fail(format!(
-                "model format version {version}, this build of narrative reads version {FORMAT_VERSION}: \
-                 retrain it with `narrative train`"
-            )));
-        }
-        let declared = u64::from_le_bytes(bytes[20..28].try_into().expect("8 bytes"));
-        let expected_len = (HEADER_LEN as u64).saturating_add(declared).saturating_add(HASH_LEN as u64);
-        if (bytes.len() as u64) < expected_len {
-            return Err(fail(format!("truncated model file: {} of {expected_len} bytes", bytes.len())));
-        }
-        if bytes.len() as u64 > expected_len {
-            return Err(fail(format!("corrupt model file: {} bytes, expected {expected_len}", bytes.len())));
-        }
-        let payload = &bytes[HEADER_LEN..bytes.len() - HASH_LEN];
-        if blake3::hash(payload).as_bytes() != &bytes[bytes.len() - HASH_LEN..] {
-            return Err(fail("corrupt model file: checksum mismatch".into()));
-        }
-        let file: ModelFile = postcard::from_bytes(payload).map_err(|e| fail(format!("corrupt model file: {e}")))?;
-        if file.tokenizer != TOKENIZER_ID {
-            return Err(fail(format!(
-                "model was built with tokenizer {:?}, this build uses {TOKENIZER_ID:?}: retrain it",
-                file.tokenizer
-            )));
-        }
-        let vocabulary =
-            Vocabulary::from_stored(&file.vocabulary).map_err(|m| fail(format!("corrupt model file: {m}")))?;
-        let counts = Counts { class_count: file.class_count, feature_count: file.feature_count };
-        let mut model = Model::from_counts(file.params, vocabulary, file.labels, counts, file.training_data)
-            .map_err(|e| fail(format!("corrupt model file: {e}")))?;
-        model.set_lineage(file.lineage);
-        Ok(model)
+        read(bytes, bytes.len() as u64, path, false).map(|(model, _)| model)
     }
 
     /// Writes the model to `path` atomically (temporary file in the same directory, then rename).
@@ -117,18 +104,196 @@ impl Model {
 
     /// Loads a model file.
     pub fn load(path: &Path) -> Result<Self> {
-        Self::load_with_digest(path).map(|(model, _)| model)
+        load(path, false).map(|(model, _)| model)
     }
 
     /// Loads a model file and returns the BLAKE3 hash (hex) of its bytes too, reading the file once
     /// (reports and lineage name the exact model file they came from).
     pub fn load_with_digest(path: &Path) -> Result<(Self, String)> {
-        if path.is_dir() {
-            return Err(Error::Model { path: path.to_owned(), message: "is a directory, not a model file".into() });
+        let (model, digest) = load(path, true)?;
+        Ok((model, digest.expect("asked for").to_hex().to_string()))
+    }
+}
+
+/// Loads a model file, hashing all its bytes when `digest` is set.
+fn load(path: &Path, digest: bool) -> Result<(Model, Option<blake3::Hash>)> {
+    if path.is_dir() {
+        return Err(Error::Model { path: path.to_owned(), message: "is a directory, not a model file".into() });
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    read(file, len, path, digest)
+}
+
+/// Reads a model from `reader`, which holds `len` bytes; returns it with the BLAKE3 hash of all the bytes
+/// when `digest` is set.
+fn read(reader: impl Read, len: u64, path: &Path, digest: bool) -> Result<(Model, Option<blake3::Hash>)> {
+    let fail = |message: String| Error::Model { path: path.to_owned(), message };
+    let file = digest.then(blake3::Hasher::new);
+    let mut reader = Hashing { inner: reader, file, payload: None, path };
+    if len < MAGIC.len() as u64 || reader.fill([0; MAGIC.len()])? != *MAGIC {
+        return Err(fail("not a narrative model file (no NARRATIVE-MODEL header)".into()));
+    }
+    if len < HEADER_LEN as u64 {
+        return Err(fail(format!("truncated model file: {len} bytes, header alone is {HEADER_LEN}")));
+    }
+    let version = u32::from_le_bytes(reader.fill([0; 4])?);
+    if version != FORMAT_VERSION {
+        return Err(fail(format!(
+            "model format version {version}, this build of narrative reads version {FORMAT_VERSION}: \
+             retrain it with `narrative train`"
+        )));
+    }
+    let declared = u64::from_le_bytes(reader.fill([0; 8])?);
+    let expected_len = (HEADER_LEN as u64).saturating_add(declared).saturating_add(HASH_LEN as u64);
+    if len < expected_len {
+        return Err(fail(format!("truncated model file: {len} of {expected_len} bytes")));
+    }
+    if len > expected_len {
+        return Err(fail(format!("corrupt model file: {len} bytes, expected {expected_len}")));
+    }
+    reader.payload = Some((blake3::Hasher::new(), declared));
+    // A payload that does not decode is reported only once its checksum has been checked: a corrupt file
+    // is named as such, whatever its damage looks like to the decoder.
+    let parsed = parse(&mut reader);
+    std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
+    let (payload_hash, _) = reader.payload.take().expect("the payload is being read");
+    let stored_hash: [u8; HASH_LEN] = reader.fill([0; HASH_LEN])?;
+    let parts = match parsed {
+        Err(Parse::Io(e)) => return Err(Error::io(path, e)),
+        _ if payload_hash.finalize().as_bytes() != &stored_hash => {
+            return Err(fail("corrupt model file: checksum mismatch".into()));
         }
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let digest = blake3::hash(&bytes).to_hex().to_string();
-        Ok((Self::from_bytes(&bytes, path)?, digest))
+        Err(Parse::Corrupt(message)) => return Err(fail(format!("corrupt model file: {message}"))),
+        Ok(parts) => parts,
+    };
+    let model = parts.into_model().map_err(fail)?;
+    Ok((model, reader.file.map(|hasher| hasher.finalize())))
+}
+
+/// Why a payload could not be read.
+enum Parse {
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// The bytes do not make a model.
+    Corrupt(String),
+}
+
+impl From<std::io::Error> for Parse {
+    fn from(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => Parse::Corrupt("the payload ends early".into()),
+            _ => Parse::Io(e),
+        }
+    }
+}
+
+/// A payload read but not yet checked.
+struct Parts {
+    header: Header,
+    children: Vec<(u32, u32)>,
+    feature_count: Vec<Vec<f64>>,
+}
+
+/// Reads the payload: the header, then the raw sections through one reused buffer.
+fn parse(reader: &mut Hashing<'_, impl Read>) -> std::result::Result<Parts, Parse> {
+    let payload = reader.payload.as_ref().map_or(0, |&(_, left)| left);
+    let mut header_len = [0; 8];
+    reader.read_exact(&mut header_len)?;
+    let header_len = u64::from_le_bytes(header_len);
+    if header_len > payload.saturating_sub(8) {
+        return Err(Parse::Corrupt(format!("header of {header_len} bytes in a payload of {payload}")));
+    }
+    let mut header = vec![0; header_len as usize];
+    reader.read_exact(&mut header)?;
+    let header: Header = postcard::from_bytes(&header).map_err(|e| Parse::Corrupt(e.to_string()))?;
+    let raw = (header.children as u128 + header.labels.len() as u128 * u128::from(header.terms)) * 8;
+    if raw != u128::from(payload - 8 - header_len) {
+        return Err(Parse::Corrupt("the sections' sizes do not add up to the payload".into()));
+    }
+    let mut children = Vec::with_capacity(header.children as usize);
+    reader.chunks(header.children * 8, |chunk| {
+        children.extend(chunk.chunks_exact(8).map(|pair| (le_u32(&pair[..4]), le_u32(&pair[4..]))));
+    })?;
+    let mut feature_count = Vec::with_capacity(header.labels.len());
+    for _ in &header.labels {
+        let mut counts = Vec::with_capacity(header.terms as usize);
+        reader.chunks(u64::from(header.terms) * 8, |chunk| {
+            counts.extend(chunk.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))));
+        })?;
+        feature_count.push(counts);
+    }
+    Ok(Parts { header, children, feature_count })
+}
+
+fn le_u32(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes(bytes.try_into().expect("4 bytes"))
+}
+
+impl Parts {
+    /// The model, once its parts are checked to fit together.
+    fn into_model(self) -> std::result::Result<Model, String> {
+        let Parts { header, children, feature_count } = self;
+        if header.tokenizer != TOKENIZER_ID {
+            return Err(format!(
+                "model was built with tokenizer {:?}, this build uses {TOKENIZER_ID:?}: retrain it",
+                header.tokenizer
+            ));
+        }
+        let stored = StoredVocabulary { terms: header.terms, stems: header.stems, children };
+        let vocabulary = Vocabulary::from_stored(&stored).map_err(|m| format!("corrupt model file: {m}"))?;
+        drop(stored);
+        let counts = Counts { class_count: header.class_count, feature_count };
+        let mut model = Model::from_counts(header.params, vocabulary, header.labels, counts, header.training_data)
+            .map_err(|e| format!("corrupt model file: {e}"))?;
+        model.set_lineage(header.lineage);
+        Ok(model)
+    }
+}
+
+/// Reads a model file and hashes it on the way: every byte into `file` (if set), and the payload's bytes
+/// into the payload hash, never reading past the payload while it is being read.
+struct Hashing<'p, R> {
+    inner: R,
+    file: Option<blake3::Hasher>,
+    /// The payload hash and the payload bytes not read yet.
+    payload: Option<(blake3::Hasher, u64)>,
+    path: &'p Path,
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let limit = self.payload.as_ref().map_or(buf.len() as u64, |&(_, left)| left.min(buf.len() as u64));
+        let n = self.inner.read(&mut buf[..limit as usize])?;
+        if let Some(file) = &mut self.file {
+            file.update(&buf[..n]);
+        }
+        if let Some((hasher, left)) = &mut self.payload {
+            hasher.update(&buf[..n]);
+            *left -= n as u64;
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Read> Hashing<'_, R> {
+    /// Fills `buf` (the file's length was checked, so running short is a read error).
+    fn fill<B: AsMut<[u8]>>(&mut self, mut buf: B) -> Result<B> {
+        self.read_exact(buf.as_mut()).map_err(|e| Error::io(self.path, e))?;
+        Ok(buf)
+    }
+
+    /// Reads `len` bytes and hands them to `each` in chunks of whole 8-byte values.
+    fn chunks(&mut self, len: u64, mut each: impl FnMut(&[u8])) -> std::io::Result<()> {
+        let mut buf = vec![0; CHUNK.min(len as usize)];
+        let mut left = len;
+        while left > 0 {
+            let n = (CHUNK as u64).min(left) as usize;
+            self.read_exact(&mut buf[..n])?;
+            each(&buf[..n]);
+            left -= n as u64;
+        }
+        Ok(())
     }
 }
 
@@ -169,6 +334,29 @@ mod tests {
         for len in 0..bytes.len() {
             assert!(Model::from_bytes(&bytes[..len], Path::new("m")).is_err(), "length {len}");
         }
+    }
+
+    /// `payload` in a file with a valid header and checksum.
+    fn enveloped(payload: &[u8]) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(payload);
+        bytes.extend_from_slice(blake3::hash(payload).as_bytes());
+        bytes
+    }
+
+    #[test]
+    fn payloads_that_do_not_add_up_are_corrupt_even_with_a_valid_checksum() {
+        let bytes = model().to_bytes();
+        let payload = &bytes[HEADER_LEN..bytes.len() - HASH_LEN];
+        let message = |payload: &[u8]| Model::from_bytes(&enveloped(payload), Path::new("m")).unwrap_err().to_string();
+        assert!(message(&payload[..payload.len() - 8]).contains("sizes do not add up"));
+        assert!(message(&payload[..4]).contains("ends early"));
+        let mut huge_header = payload.to_vec();
+        huge_header[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(message(&huge_header).contains("header of"));
+        assert_eq!(Model::from_bytes(&enveloped(payload), Path::new("m")).unwrap(), model());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `Model::from_bytes` past its header and checksum: the fuzz input is the postcard payload, wrapped in a
-//! valid header (magic, format version, length) and its BLAKE3 hash, so the payload decoding and the
-//! consistency checks of `Model::from_counts` see the mutations instead of the checksum rejecting them.
+//! `Model::from_bytes` past its header and checksum: the fuzz input is the payload (header and raw
+//! sections), wrapped in a valid envelope (magic, format version, length) and its BLAKE3 hash, so the
+//! payload decoding and the consistency checks of the vocabulary and `Model::from_counts` see the
+//! mutations instead of the checksum rejecting them.
 //! A model that loads classifies a short article and survives a save/load round trip unchanged.
 
 #![no_main]
