@@ -88,7 +88,7 @@ fn suggest_label_update_compare_improves_on_the_new_articles_held_out_sentences(
     assert!(table.contains(" changed label ("), "{table}");
 
     // 4. The new model knows where it came from.
-    let new = Model::load(&d.join("new.model")).unwrap();
+    let new = Model::load(&d.join("new.model"), std::num::NonZeroUsize::MIN).unwrap();
     let parent = blake3::hash(&std::fs::read(d.join("old.model")).unwrap()).to_hex().to_string();
     assert_eq!(new.lineage().parent.as_deref(), Some(parent.as_str()));
     let hashes: Vec<&str> = new.lineage().data.iter().map(|f| f.blake3.as_str()).collect();

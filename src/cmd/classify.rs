@@ -89,7 +89,7 @@ pub struct ClassifyArgs {
 
 /// Runs `classify`.
 pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
-    let model = super::load_model(&args.model)?;
+    let model = super::load_model(&args.model, args.threads.get())?;
     let rows = RowFormat::with_columns(args.format, args.columns, model.labels(), args.explain.is_some());
     let output = super::output_name(&args.output);
     let cannot_write = || format!("{output}: cannot write");

@@ -69,8 +69,8 @@ pub struct CompareArgs {
 
 /// Runs `compare`.
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
-    let old = super::load_model(&args.old)?;
-    let new = super::load_model(&args.new)?;
+    let old = super::load_model(&args.old, narrative::parallel::available_threads())?;
+    let new = super::load_model(&args.new, narrative::parallel::available_threads())?;
     let data = super::read_labelled_reporting(&args.data, ReadOptions::default())?;
     super::eval::warn_unknown_labels(&old, &data.examples, &args.old);
     super::eval::warn_unknown_labels(&new, &data.examples, &args.new);

@@ -83,7 +83,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         if args.options.any_set() {
             super::usage_error("training options (--alpha, --ngrams, ...) only apply with --cv");
         }
-        let model = super::load_model(&args.model)?;
+        let model = super::load_model(&args.model, narrative::parallel::available_threads())?;
         let data = super::read_labelled_reporting(&args.data, ReadOptions::default())?;
         warn_unknown_labels(&model, &data.examples, &args.model);
         let metrics = evaluate(&model, &data.examples);

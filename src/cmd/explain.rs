@@ -38,7 +38,7 @@ pub struct ExplainArgs {
 
 /// Runs `explain`.
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
-    let model = super::load_model(&args.model)?;
+    let model = super::load_model(&args.model, narrative::parallel::available_threads())?;
     let terms = top_terms(&model, args.top);
     let mut out = std::io::stdout().lock();
     if args.csv {

@@ -252,15 +252,15 @@ pub fn warn_small_labels(counts: &[(String, usize)]) {
 pub const FEW_EXAMPLES: usize = 10;
 
 /// Loads a model; a missing default model gets an error that says how to make one.
-pub fn load_model(path: &Path) -> anyhow::Result<Model> {
+pub fn load_model(path: &Path, threads: std::num::NonZeroUsize) -> anyhow::Result<Model> {
     model_exists(path)?;
-    Ok(Model::load(path)?)
+    Ok(Model::load(path, threads)?)
 }
 
 /// Loads a model and the BLAKE3 hash of its file, reading it once.
-pub fn load_model_with_digest(path: &Path) -> anyhow::Result<(Model, String)> {
+pub fn load_model_with_digest(path: &Path, threads: std::num::NonZeroUsize) -> anyhow::Result<(Model, String)> {
     model_exists(path)?;
-    Ok(Model::load_with_digest(path)?)
+    Ok(Model::load_with_digest(path, threads)?)
 }
 
 /// Fails with a hint when the model file is missing (the usual first-run mistake).

@@ -119,7 +119,7 @@ pub struct ReportArgs {
 
 /// Runs `report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let (model, model_digest) = super::load_model_with_digest(&args.model)?;
+    let (model, model_digest) = super::load_model_with_digest(&args.model, args.threads.get())?;
     let meta = args.meta.as_deref().map(read_meta).transpose()?;
     let options = ReportOptions {
         group_by: args.by.clone(),

@@ -72,7 +72,7 @@ pub struct SuggestArgs {
 
 /// Runs `suggest`.
 pub fn run(args: SuggestArgs) -> anyhow::Result<()> {
-    let model = super::load_model(&args.model)?;
+    let model = super::load_model(&args.model, args.threads.get())?;
     let mut suggester = Suggester::new(args.n, args.by);
     let mut numbering = Numbering::default();
     let options = ClassifyOptions { unit: args.unit, rows: None, explain: None, threads: args.threads.get() };

@@ -15,11 +15,12 @@
 //! place only when complete.
 
 use std::io::Read;
+use std::num::NonZeroUsize;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Counts, Lineage, Model};
+use super::{Counts, Lineage, Model, Smoothed};
 use crate::error::{Error, Result};
 use crate::features::{StoredVocabulary, Vocabulary};
 use crate::params::ValidTrainParams;
@@ -93,7 +94,7 @@ impl Model {
 
     /// Reads a model from file bytes; `path` only names the file in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
-        read(bytes, bytes.len() as u64, path, false).map(|(model, _)| model)
+        read(bytes, bytes.len() as u64, path, false, NonZeroUsize::MIN).map(|(model, _)| model)
     }
 
     /// Writes the model to `path` atomically (temporary file in the same directory, then rename).
@@ -102,32 +103,39 @@ impl Model {
         crate::io::write_atomically(path, |w| w.write_all(&bytes))
     }
 
-    /// Loads a model file.
-    pub fn load(path: &Path) -> Result<Self> {
-        load(path, false).map(|(model, _)| model)
+    /// Loads a model file, on up to `threads` threads (a large model's index and log-probabilities are
+    /// derived side by side).
+    pub fn load(path: &Path, threads: NonZeroUsize) -> Result<Self> {
+        load(path, false, threads).map(|(model, _)| model)
     }
 
-    /// Loads a model file and returns the BLAKE3 hash (hex) of its bytes too, reading the file once
-    /// (reports and lineage name the exact model file they came from).
-    pub fn load_with_digest(path: &Path) -> Result<(Self, String)> {
-        let (model, digest) = load(path, true)?;
+    /// Loads a model file (see [`Model::load`]) and returns the BLAKE3 hash (hex) of its bytes too,
+    /// reading the file once (reports and lineage name the exact model file they came from).
+    pub fn load_with_digest(path: &Path, threads: NonZeroUsize) -> Result<(Self, String)> {
+        let (model, digest) = load(path, true, threads)?;
         Ok((model, digest.expect("asked for").to_hex().to_string()))
     }
 }
 
 /// Loads a model file, hashing all its bytes when `digest` is set.
-fn load(path: &Path, digest: bool) -> Result<(Model, Option<blake3::Hash>)> {
+fn load(path: &Path, digest: bool, threads: NonZeroUsize) -> Result<(Model, Option<blake3::Hash>)> {
     if path.is_dir() {
         return Err(Error::Model { path: path.to_owned(), message: "is a directory, not a model file".into() });
     }
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    read(file, len, path, digest)
+    read(file, len, path, digest, threads)
 }
 
-/// Reads a model from `reader`, which holds `len` bytes; returns it with the BLAKE3 hash of all the bytes
-/// when `digest` is set.
-fn read(reader: impl Read, len: u64, path: &Path, digest: bool) -> Result<(Model, Option<blake3::Hash>)> {
+/// Reads a model from `reader`, which holds `len` bytes, on up to `threads` threads; returns it with the
+/// BLAKE3 hash of all the bytes when `digest` is set.
+fn read(
+    reader: impl Read,
+    len: u64,
+    path: &Path,
+    digest: bool,
+    threads: NonZeroUsize,
+) -> Result<(Model, Option<blake3::Hash>)> {
     let fail = |message: String| Error::Model { path: path.to_owned(), message };
     let file = digest.then(blake3::Hasher::new);
     let mut reader = Hashing { inner: reader, file, payload: None, path };
@@ -167,7 +175,7 @@ fn read(reader: impl Read, len: u64, path: &Path, digest: bool) -> Result<(Model
         Err(Parse::Corrupt(message)) => return Err(fail(format!("corrupt model file: {message}"))),
         Ok(parts) => parts,
     };
-    let model = parts.into_model().map_err(fail)?;
+    let model = parts.into_model(threads).map_err(fail)?;
     Ok((model, reader.file.map(|hasher| hasher.finalize())))
 }
 
@@ -231,8 +239,9 @@ fn le_u32(bytes: &[u8]) -> u32 {
 }
 
 impl Parts {
-    /// The model, once its parts are checked to fit together.
-    fn into_model(self) -> std::result::Result<Model, String> {
+    /// The model, once its parts are checked to fit together; with two threads or more, the vocabulary is
+    /// indexed while the counts are smoothed.
+    fn into_model(self, threads: NonZeroUsize) -> std::result::Result<Model, String> {
         let Parts { header, children, feature_count } = self;
         if header.tokenizer != TOKENIZER_ID {
             return Err(format!(
@@ -241,11 +250,27 @@ impl Parts {
             ));
         }
         let stored = StoredVocabulary { terms: header.terms, stems: header.stems, children };
-        let vocabulary = Vocabulary::from_stored(&stored).map_err(|m| format!("corrupt model file: {m}"))?;
-        drop(stored);
         let counts = Counts { class_count: header.class_count, feature_count };
-        let mut model = Model::from_counts(header.params, vocabulary, header.labels, counts, header.training_data)
-            .map_err(|e| format!("corrupt model file: {e}"))?;
+        let (labels, terms, alpha) = (header.labels.len(), header.terms as usize, header.params.alpha());
+        let (vocabulary, smoothed) = if threads.get() > 1 {
+            std::thread::scope(|scope| {
+                let vocabulary = scope.spawn(|| Vocabulary::from_stored(&stored));
+                let smoothed = Smoothed::new(counts, labels, terms, alpha);
+                (vocabulary.join().expect("indexing a vocabulary does not panic"), smoothed)
+            })
+        } else {
+            (Vocabulary::from_stored(&stored), Smoothed::new(counts, labels, terms, alpha))
+        };
+        let vocabulary = vocabulary.map_err(|m| format!("corrupt model file: {m}"))?;
+        let corrupt = |e: Error| format!("corrupt model file: {e}");
+        let model = Model::from_smoothed(
+            header.params,
+            vocabulary,
+            header.labels,
+            smoothed.map_err(corrupt)?,
+            header.training_data,
+        );
+        let mut model = model.map_err(corrupt)?;
         model.set_lineage(header.lineage);
         Ok(model)
     }

@@ -70,6 +70,52 @@ impl Prediction {
     }
 }
 
+/// Counts checked and smoothed: the part of a model that takes time to derive, so that it can be derived
+/// while the vocabulary is being indexed.
+#[derive(Debug)]
+pub(crate) struct Smoothed {
+    counts: Counts,
+    log_prior: Vec<f64>,
+    feature_log_prob: Buffer<f64>,
+    terms: usize,
+    alpha: f64,
+}
+
+impl Smoothed {
+    /// Checks `counts` against the number of labels and terms and derives the log-probabilities.
+    pub(crate) fn new(counts: Counts, labels: usize, terms: usize, alpha: f64) -> Result<Self> {
+        let invalid = |m: String| Err(Error::Invalid(m));
+        let Counts { class_count, feature_count } = &counts;
+        if class_count.len() != labels || feature_count.len() != labels {
+            return invalid(format!("counts for {} labels, expected {labels}", class_count.len()));
+        }
+        if let Some(row) = feature_count.iter().find(|r| r.len() != terms) {
+            return invalid(format!("a label has {} feature counts, expected {terms}", row.len()));
+        }
+        if feature_count.iter().flatten().any(|&c| !(c.is_finite() && c >= 0.0)) {
+            return invalid("feature counts must be finite and non-negative".into());
+        }
+        // Counts beyond 2^53 are not exact in f64 and leave no room for updates; a sum that large is a
+        // corrupt file, not a corpus (found by fuzzing: the plain sum overflowed).
+        let total = class_count.iter().try_fold(0u64, |sum, &n| sum.checked_add(n)).filter(|&t| t <= MAX_SENTENCES);
+        let Some(total) = total else {
+            return invalid(format!("label counts add up to more than {MAX_SENTENCES} sentences"));
+        };
+        if total == 0 {
+            return invalid("no training sentences are counted".into());
+        }
+        let log_prior = class_count.iter().map(|&n| (n as f64 / total as f64).ln()).collect();
+        let mut feature_log_prob = Buffer::zeroed(terms * labels);
+        for (label, counts) in feature_count.iter().enumerate() {
+            let log_total = counts.iter().map(|c| c + alpha).sum::<f64>().ln();
+            for (feature, c) in counts.iter().enumerate() {
+                feature_log_prob[feature * labels + label] = (c + alpha).ln() - log_total;
+            }
+        }
+        Ok(Self { counts, log_prior, feature_log_prob, terms, alpha })
+    }
+}
+
 /// Per-label counts: sentences per label and summed feature values per label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Counts {
@@ -129,38 +175,25 @@ impl Model {
         counts: Counts,
         training_data: String,
     ) -> Result<Self> {
-        let invalid = |m: String| Err(Error::Invalid(m));
+        let smoothed = Smoothed::new(counts, labels.len(), vocabulary.len(), params.alpha())?;
+        Self::from_smoothed(params, vocabulary, labels, smoothed, training_data)
+    }
+
+    /// Assembles a model from a vocabulary and counts smoothed for it (see [`Smoothed::new`]).
+    pub(crate) fn from_smoothed(
+        params: ValidTrainParams,
+        vocabulary: Vocabulary,
+        labels: Vec<String>,
+        smoothed: Smoothed,
+        training_data: String,
+    ) -> Result<Self> {
         if labels.is_empty() || labels.windows(2).any(|w| w[0] >= w[1]) {
-            return invalid("labels must be non-empty, sorted and unique".into());
+            return Err(Error::Invalid("labels must be non-empty, sorted and unique".into()));
         }
-        let Counts { class_count, feature_count } = counts;
-        if class_count.len() != labels.len() || feature_count.len() != labels.len() {
-            return invalid(format!("counts for {} labels, expected {}", class_count.len(), labels.len()));
-        }
-        if let Some(row) = feature_count.iter().find(|r| r.len() != vocabulary.len()) {
-            return invalid(format!("a label has {} feature counts, expected {}", row.len(), vocabulary.len()));
-        }
-        if feature_count.iter().flatten().any(|&c| !(c.is_finite() && c >= 0.0)) {
-            return invalid("feature counts must be finite and non-negative".into());
-        }
-        // Counts beyond 2^53 are not exact in f64 and leave no room for updates; a sum that large is a
-        // corrupt file, not a corpus (found by fuzzing: the plain sum overflowed).
-        let total = class_count.iter().try_fold(0u64, |sum, &n| sum.checked_add(n)).filter(|&t| t <= MAX_SENTENCES);
-        let Some(total) = total else {
-            return invalid(format!("label counts add up to more than {MAX_SENTENCES} sentences"));
-        };
-        if total == 0 {
-            return invalid("no training sentences are counted".into());
-        }
-        let alpha = params.alpha();
-        let log_prior = class_count.iter().map(|&n| (n as f64 / total as f64).ln()).collect();
-        let n_labels = labels.len();
-        let mut feature_log_prob = Buffer::zeroed(vocabulary.len() * n_labels);
-        for (label, counts) in feature_count.iter().enumerate() {
-            let log_total = counts.iter().map(|c| c + alpha).sum::<f64>().ln();
-            for (feature, c) in counts.iter().enumerate() {
-                feature_log_prob[feature * n_labels + label] = (c + alpha).ln() - log_total;
-            }
+        let Smoothed { counts: Counts { class_count, feature_count }, log_prior, feature_log_prob, terms, alpha } =
+            smoothed;
+        if labels.len() != class_count.len() || vocabulary.len() != terms || alpha != params.alpha() {
+            return Err(Error::Invalid("counts smoothed for another model".into()));
         }
         Ok(Self {
             params,
