@@ -1,16 +1,21 @@
 //! Batches of work through worker threads, with the results handed back in input order.
 //!
 //! The calling thread reads the input (readers such as stdin need not be `Send`) and consumes the results
-//! (writers need not be either); workers only compute. Batches are numbered as they are read and results
-//! are passed on strictly in that order, so the output is byte-identical whatever the number of threads.
-//! At most [`IN_FLIGHT_PER_THREAD`] batches per worker are read ahead, so memory is bounded by the batch
-//! size, never by the input size.
+//! (writers need not be either); with `N` threads it is one of them: `N - 1` workers compute, and the
+//! calling thread works a batch itself whenever the workers have enough waiting, so `N` threads keep `N`
+//! cores busy (a reader beside `N` workers would share a core with one of them). Batches are numbered as
+//! they are read and results are passed on strictly in that order, so the output is byte-identical
+//! whatever the number of threads. At most [`IN_FLIGHT_PER_THREAD`] batches per thread are read ahead, so
+//! memory is bounded by the batch size, never by the input size.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 
-/// Batches read ahead per worker thread.
+/// Batches read ahead per thread.
 pub const IN_FLIGHT_PER_THREAD: usize = 4;
+
+/// Batches waiting for each worker thread before the calling thread works one itself.
+pub const QUEUED_PER_WORKER: usize = 2;
 
 /// How items are grouped into batches: a batch is closed once its items weigh `weight` (say, bytes of
 /// text) or it holds `items` items.
@@ -27,9 +32,9 @@ pub fn available_threads() -> NonZeroUsize {
     std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
 }
 
-/// Runs `work` over batches of `items` on `threads` worker threads (each with its own state from `init`)
-/// and calls `sink` with every batch's result, in input order. With one thread everything runs on the
-/// calling thread.
+/// Runs `work` over batches of `items` on `threads` threads, the calling one included (each with its own
+/// state from `init`), and calls `sink` with every batch's result, in input order. With one thread
+/// everything runs on the calling thread.
 ///
 /// An item that is an error ends the input: the batches before it are still worked and sunk, then the
 /// error is returned. An error from `sink` stops everything at once and is returned.
@@ -55,10 +60,13 @@ where
         return reader.error.map_or(Ok(()), Err);
     }
     let threads = threads.get();
+    let in_flight = threads * IN_FLIGHT_PER_THREAD;
     std::thread::scope(|scope| {
-        let (batches, batches_rx) = crossbeam_channel::bounded::<(usize, Vec<T>)>(threads * IN_FLIGHT_PER_THREAD);
+        // The calling thread reads and sinks, and works a batch itself when the workers' queue is full.
+        let workers = threads - 1;
+        let (batches, batches_rx) = crossbeam_channel::bounded::<(usize, Vec<T>)>(workers * QUEUED_PER_WORKER);
         let (results_tx, results) = crossbeam_channel::unbounded::<(usize, R)>();
-        for _ in 0..threads {
+        for _ in 0..workers {
             let (batches_rx, results_tx) = (batches_rx.clone(), results_tx.clone());
             let (init, work) = (&init, &work);
             scope.spawn(move || {
@@ -72,6 +80,7 @@ where
         }
         drop((batches_rx, results_tx));
 
+        let mut own_state = None;
         let mut waiting: BTreeMap<usize, R> = BTreeMap::new();
         let (mut sent, mut sunk) = (0usize, 0usize);
         loop {
@@ -79,9 +88,13 @@ where
                 sink(result)?;
                 sunk += 1;
             }
-            if !reader.done && sent - sunk < threads * IN_FLIGHT_PER_THREAD {
+            if !reader.done && sent - sunk < in_flight {
                 if let Some(batch) = reader.next_batch() {
-                    batches.send((sent, batch)).expect("workers run until the batch channel closes");
+                    if let Err(full) = batches.try_send((sent, batch)) {
+                        let (seq, batch) = full.into_inner();
+                        let state = own_state.get_or_insert_with(&init);
+                        waiting.insert(seq, work(state, batch));
+                    }
                     sent += 1;
                 }
                 waiting.extend(results.try_iter());
@@ -163,6 +176,28 @@ mod tests {
             assert_eq!(result, Ok(()));
             assert_eq!(out, expected, "{threads} threads");
         }
+    }
+
+    #[test]
+    fn the_calling_thread_is_one_of_the_threads() {
+        let seen = std::sync::Mutex::new(std::collections::HashSet::new());
+        let result = map_ordered(
+            (0..200u64).map(Ok::<u64, String>),
+            NonZeroUsize::new(2).unwrap(),
+            Batching { weight: usize::MAX, items: 1 },
+            |_| 1,
+            || (),
+            |(), batch| {
+                seen.lock().unwrap().insert(std::thread::current().id());
+                std::thread::sleep(std::time::Duration::from_micros(200));
+                batch
+            },
+            |_| Ok(()),
+        );
+        assert_eq!(result, Ok(()));
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen.len(), 2, "one worker and the calling thread");
+        assert!(seen.contains(&std::thread::current().id()));
     }
 
     #[test]
