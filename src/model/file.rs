@@ -59,6 +59,14 @@ struct Header {
 impl Model {
     /// The model as file bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        self.write_to(&mut bytes).expect("writing to a Vec cannot fail");
+        bytes
+    }
+
+    /// Writes the model file to `out` in one pass: the payload's length is known before it is written,
+    /// and its hash is computed on the way.
+    fn write_to<W: std::io::Write + ?Sized>(&self, out: &mut W) -> std::io::Result<()> {
         let StoredVocabulary { terms, stems, children } = self.vocabulary().stored();
         let header = Header {
             crate_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -73,23 +81,30 @@ impl Model {
             lineage: self.lineage().clone(),
         };
         let header = postcard::to_allocvec(&header).expect("model header serialises");
-        let mut payload = Vec::with_capacity(8 + header.len() + children.len() * 8 + terms as usize * 8 * 4);
-        payload.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        payload.extend_from_slice(&header);
-        for (parent, stem) in children {
-            payload.extend_from_slice(&parent.to_le_bytes());
-            payload.extend_from_slice(&stem.to_le_bytes());
+        let raw = (children.len() + self.labels().len() * terms as usize) * 8;
+        let payload_len = 8 + header.len() + raw;
+        out.write_all(MAGIC)?;
+        out.write_all(&FORMAT_VERSION.to_le_bytes())?;
+        out.write_all(&(payload_len as u64).to_le_bytes())?;
+        let mut payload = blake3::Hasher::new();
+        let mut section = |bytes: &[u8]| {
+            payload.update(bytes);
+            out.write_all(bytes)
+        };
+        section(&(header.len() as u64).to_le_bytes())?;
+        section(&header)?;
+        let mut buffer = Vec::with_capacity(CHUNK);
+        let pairs = children.iter().map(|&(parent, stem)| (u64::from(stem) << 32 | u64::from(parent)).to_le_bytes());
+        let counts = self.feature_count().iter().flatten().map(|c| c.to_le_bytes());
+        for value in pairs.chain(counts) {
+            buffer.extend_from_slice(&value);
+            if buffer.len() == CHUNK {
+                section(&buffer)?;
+                buffer.clear();
+            }
         }
-        for counts in self.feature_count() {
-            payload.extend(counts.iter().flat_map(|c| c.to_le_bytes()));
-        }
-        let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len() + HASH_LEN);
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&payload);
-        bytes.extend_from_slice(blake3::hash(&payload).as_bytes());
-        bytes
+        section(&buffer)?;
+        out.write_all(payload.finalize().as_bytes())
     }
 
     /// Reads a model from file bytes; `path` only names the file in errors.
@@ -99,8 +114,7 @@ impl Model {
 
     /// Writes the model to `path` atomically (temporary file in the same directory, then rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let bytes = self.to_bytes();
-        crate::io::write_atomically(path, |w| w.write_all(&bytes))
+        crate::io::write_atomically(path, |w| self.write_to(w))
     }
 
     /// Loads a model file, on up to `threads` threads (a large model's index and log-probabilities are

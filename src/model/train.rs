@@ -507,10 +507,14 @@ impl Trainer {
                 .map(|&(_, l)| terms.iter().map(|&(_, stats)| self.counting.sum(stats, l)).collect())
                 .collect(),
         };
+        let training_data = self.hasher.finalize().to_hex().to_string();
+        let params = self.params;
+        // The counts of every n-gram seen, pruned ones included, are done with: free them before the
+        // vocabulary's index is built, so the two never take memory at once.
+        drop(self);
         let vocabulary = Vocabulary::from_sorted(terms.into_iter().map(|(term, _)| term).collect());
         let labels = labels.into_iter().map(|(name, _)| name).collect();
-        let training_data = self.hasher.finalize().to_hex().to_string();
-        Model::from_counts(self.params, vocabulary, labels, counts, training_data)
+        Model::from_counts(params, vocabulary, labels, counts, training_data)
     }
 
     /// The index of `label`, added if new.
