@@ -252,6 +252,8 @@ impl Model {
     pub fn joint_log_likelihood(&self, row: &SparseRow, out: &mut [f64]) {
         let n = self.labels.len();
         out.copy_from_slice(&self.log_prior);
+        // The rows are tens of megabytes apart: fetch them all before summing.
+        crate::features::warm(row.iter().map(|&(feature, _)| self.feature_log_prob[feature as usize * n].to_bits()));
         for &(feature, value) in row {
             let probs = &self.feature_log_prob[feature as usize * n..][..n];
             for (o, p) in out.iter_mut().zip(probs) {
