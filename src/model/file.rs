@@ -83,9 +83,7 @@ impl Model {
         let header = postcard::to_allocvec(&header).expect("model header serialises");
         let raw = (children.len() + self.labels().len() * terms as usize) * 8;
         let payload_len = 8 + header.len() + raw;
-        out.write_all(MAGIC)?;
-        out.write_all(&FORMAT_VERSION.to_le_bytes())?;
-        out.write_all(&(payload_len as u64).to_le_bytes())?;
+        out.write_all(&head(payload_len as u64))?;
         let mut payload = blake3::Hasher::new();
         let mut section = |bytes: &[u8]| {
             payload.update(bytes);
@@ -129,6 +127,24 @@ impl Model {
         let (model, digest) = load(path, true, threads)?;
         Ok((model, digest.expect("asked for").to_hex().to_string()))
     }
+}
+
+/// The first bytes of a model file whose payload is `len` bytes: magic, format version, payload length.
+fn head(len: u64) -> [u8; HEADER_LEN] {
+    let mut head = [0; HEADER_LEN];
+    head[..MAGIC.len()].copy_from_slice(MAGIC);
+    head[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    head[MAGIC.len() + 4..].copy_from_slice(&len.to_le_bytes());
+    head
+}
+
+/// The file bytes of `payload` (its header and raw sections) in the envelope [`Model::to_bytes`] writes
+/// around it: for tests and fuzzing, which build or mutate payloads past the checksum.
+pub fn envelope(payload: &[u8]) -> Vec<u8> {
+    let mut bytes = head(payload.len() as u64).to_vec();
+    bytes.extend_from_slice(payload);
+    bytes.extend_from_slice(blake3::hash(payload).as_bytes());
+    bytes
 }
 
 /// Loads a model file, hashing all its bytes when `digest` is set.
@@ -375,27 +391,17 @@ mod tests {
         }
     }
 
-    /// `payload` in a file with a valid header and checksum.
-    fn enveloped(payload: &[u8]) -> Vec<u8> {
-        let mut bytes = MAGIC.to_vec();
-        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(payload);
-        bytes.extend_from_slice(blake3::hash(payload).as_bytes());
-        bytes
-    }
-
     #[test]
     fn payloads_that_do_not_add_up_are_corrupt_even_with_a_valid_checksum() {
         let bytes = model().to_bytes();
         let payload = &bytes[HEADER_LEN..bytes.len() - HASH_LEN];
-        let message = |payload: &[u8]| Model::from_bytes(&enveloped(payload), Path::new("m")).unwrap_err().to_string();
+        let message = |payload: &[u8]| Model::from_bytes(&envelope(payload), Path::new("m")).unwrap_err().to_string();
         assert!(message(&payload[..payload.len() - 8]).contains("sizes do not add up"));
         assert!(message(&payload[..4]).contains("ends early"));
         let mut huge_header = payload.to_vec();
         huge_header[..8].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(message(&huge_header).contains("header of"));
-        assert_eq!(Model::from_bytes(&enveloped(payload), Path::new("m")).unwrap(), model());
+        assert_eq!(Model::from_bytes(&envelope(payload), Path::new("m")).unwrap(), model());
     }
 
     #[test]

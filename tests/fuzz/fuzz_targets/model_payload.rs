@@ -10,15 +10,10 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use narrative::model::Model;
-use narrative::model::file::{FORMAT_VERSION, MAGIC};
+use narrative::model::file::envelope;
 
 fuzz_target!(|payload: &[u8]| {
-    let mut data = Vec::with_capacity(MAGIC.len() + 12 + payload.len() + 32);
-    data.extend_from_slice(MAGIC);
-    data.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    data.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    data.extend_from_slice(payload);
-    data.extend_from_slice(blake3::hash(payload).as_bytes());
+    let data = envelope(payload);
     let Ok(model) = Model::from_bytes(&data, Path::new("fuzz.model")) else { return };
     narrative_fuzz::exercise_model(&model);
     let bytes = model.to_bytes();
