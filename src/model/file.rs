@@ -282,14 +282,16 @@ impl Parts {
         let stored = StoredVocabulary { terms: header.terms, stems: header.stems, children };
         let counts = Counts { class_count: header.class_count, feature_count };
         let (labels, terms, alpha) = (header.labels.len(), header.terms as usize, header.params.alpha());
+        let index = || Vocabulary::from_stored(&stored);
+        let smooth = || Smoothed::new(counts, labels, terms, alpha);
         let (vocabulary, smoothed) = if threads.get() > 1 {
             std::thread::scope(|scope| {
-                let vocabulary = scope.spawn(|| Vocabulary::from_stored(&stored));
-                let smoothed = Smoothed::new(counts, labels, terms, alpha);
+                let vocabulary = scope.spawn(index);
+                let smoothed = smooth();
                 (vocabulary.join().expect("indexing a vocabulary does not panic"), smoothed)
             })
         } else {
-            (Vocabulary::from_stored(&stored), Smoothed::new(counts, labels, terms, alpha))
+            (index(), smooth())
         };
         let vocabulary = vocabulary.map_err(|m| format!("corrupt model file: {m}"))?;
         let corrupt = |e: Error| format!("corrupt model file: {e}");
