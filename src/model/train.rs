@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 
 use super::{Counts, MAX_SENTENCES, Model};
 use crate::error::{Error, Result};
-use crate::features::{FlatMap, StrMap, Vocabulary, WordCache, edge, for_each_gram};
+use crate::features::{FlatMap, StrMap, Vocabulary, WordCache, edge, for_each_gram, warm};
 use crate::params::{ValidTrainParams, Weighting};
 use crate::text::tokens::Tokenizer;
 
@@ -143,6 +143,16 @@ impl Counting {
         }
     }
 
+    /// The stats of `node` as one word, if it has any yet (see [`warm`]).
+    fn peek(&self, node: u32) -> u64 {
+        let stats = if node & GRAM == 0 {
+            self.stem_stats.get(node as usize)
+        } else {
+            self.gram_stats.get((node & !GRAM) as usize)
+        };
+        stats.map_or(0, |s| u64::from(s.df) << 32 | u64::from(s.slot))
+    }
+
     /// The id of `parent` extended by the stem `stem`, added if new.
     fn child(&mut self, parent: u32, stem: u32) -> u32 {
         let grams = &mut self.gram_stats;
@@ -169,6 +179,8 @@ impl Counting {
     fn count_ngrams(&mut self, tokens: &[u32]) {
         let mut nodes = std::mem::take(&mut self.nodes);
         nodes.clear();
+        // The table of every n-gram seen is hundreds of megabytes: fetch the bigrams' slots together.
+        warm(tokens.windows(2).map(|pair| self.children.touch(edge(pair[0], pair[1]))));
         for_each_gram(tokens, self.orders, |parent, stem| Some(self.child(parent, stem)), |node| nodes.push(node));
         nodes.sort_unstable();
         self.counted.clear();
@@ -180,6 +192,7 @@ impl Counting {
     fn add(&mut self, l: usize, tokens: &[u32]) {
         self.widen(l + 1);
         self.count_ngrams(tokens);
+        warm(self.counted.iter().map(|&(node, _)| self.peek(node)));
         for i in 0..self.counted.len() {
             let (node, count) = self.counted[i];
             let weight = self.weighting.apply(count);
