@@ -87,8 +87,9 @@ impl<K: FlatKey> FlatMap<K> {
         self.words.len() / K::WORDS
     }
 
-    fn slot(&self, index: usize) -> &[u64] {
-        &self.words[index * K::WORDS..][..K::WORDS]
+    /// Slot `index` of the table `words`.
+    fn slot(words: &[u64], index: usize) -> &[u64] {
+        &words[index * K::WORDS..][..K::WORDS]
     }
 
     fn is_free(slot: &[u64]) -> bool {
@@ -96,12 +97,14 @@ impl<K: FlatKey> FlatMap<K> {
     }
 
     /// The slot holding the key stored as `stored` (whose hash is `hash`), or the free slot where it
-    /// would go.
+    /// would go. The table is borrowed once for the whole probe (each borrow of a mapped buffer checks
+    /// its layout again).
     fn find(&self, hash: u64, stored: [u64; 2]) -> usize {
-        let mask = self.slots() - 1;
+        let words = &*self.words;
+        let mask = words.len() / K::WORDS - 1;
         let mut index = (hash >> self.shift) as usize;
         loop {
-            let slot = self.slot(index);
+            let slot = Self::slot(words, index);
             if slot[..K::KEY_WORDS] == stored[..K::KEY_WORDS] || Self::is_free(slot) {
                 return index;
             }
@@ -112,7 +115,8 @@ impl<K: FlatKey> FlatMap<K> {
     /// The value of `key`.
     #[inline]
     pub fn get(&self, key: K) -> Option<u32> {
-        let slot = self.slot(self.find(key.hash(), key.stored()));
+        let index = self.find(key.hash(), key.stored());
+        let slot = Self::slot(&self.words, index);
         (!Self::is_free(slot)).then_some(slot[Self::VALUE] as u32)
     }
 
@@ -128,7 +132,7 @@ impl<K: FlatKey> FlatMap<K> {
         assert!(stored != [0, 0], "the free-slot marker cannot be a key");
         let hash = key.hash();
         let mut index = self.find(hash, stored);
-        let fresh = Self::is_free(self.slot(index));
+        let fresh = Self::is_free(Self::slot(&self.words, index));
         if fresh {
             if (self.len + 1) * 4 > self.slots() * 3 {
                 self.rehash(self.slots() * 2);

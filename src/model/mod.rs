@@ -92,7 +92,9 @@ impl Smoothed {
         if let Some(row) = feature_count.iter().find(|r| r.len() != terms) {
             return invalid(format!("a label has {} feature counts, expected {terms}", row.len()));
         }
-        if feature_count.iter().flatten().any(|&c| !(c.is_finite() && c >= 0.0)) {
+        // Without early exit (and NaN failing both comparisons), the check is a vectorised pass.
+        let valid = |counts: &Vec<f64>| counts.iter().fold(true, |ok, c| ok & (0.0..=f64::MAX).contains(c));
+        if !feature_count.iter().all(valid) {
             return invalid("feature counts must be finite and non-negative".into());
         }
         // Counts beyond 2^53 are not exact in f64 and leave no room for updates; a sum that large is a
@@ -105,14 +107,45 @@ impl Smoothed {
             return invalid("no training sentences are counted".into());
         }
         let log_prior = class_count.iter().map(|&n| (n as f64 / total as f64).ln()).collect();
+        let log_totals: Vec<f64> =
+            feature_count.iter().map(|counts| counts.iter().map(|c| c + alpha).sum::<f64>().ln()).collect();
+        let smoothed = SmoothedLn::new(alpha);
+        // Feature-major, as the log-probabilities are laid out: written front to back.
         let mut feature_log_prob = Buffer::zeroed(terms * labels);
-        for (label, counts) in feature_count.iter().enumerate() {
-            let log_total = counts.iter().map(|c| c + alpha).sum::<f64>().ln();
-            for (feature, c) in counts.iter().enumerate() {
-                feature_log_prob[feature * labels + label] = (c + alpha).ln() - log_total;
+        for (feature, row) in feature_log_prob.chunks_exact_mut(labels).enumerate() {
+            for ((p, counts), log_total) in row.iter_mut().zip(feature_count).zip(&log_totals) {
+                *p = smoothed.ln(counts[feature]) - log_total;
             }
         }
         Ok(Self { counts, log_prior, feature_log_prob, terms, alpha })
+    }
+}
+
+/// `ln(count + alpha)`, with the values for the small whole counts that make up nearly all of a model
+/// computed once: loading a large model takes millions of these, and a table lookup gives the very same
+/// bits as the logarithm it stores.
+struct SmoothedLn {
+    alpha: f64,
+    small: Vec<f64>,
+}
+
+impl SmoothedLn {
+    /// Whole counts below this are looked up.
+    const SMALL: usize = 1 << 12;
+
+    fn new(alpha: f64) -> Self {
+        Self { alpha, small: (0..Self::SMALL).map(|k| (k as f64 + alpha).ln()).collect() }
+    }
+
+    fn ln(&self, count: f64) -> f64 {
+        // The range check first: the conversion below is then a plain truncation.
+        if count < Self::SMALL as f64 {
+            let whole = count as u32;
+            if f64::from(whole) == count {
+                return self.small[whole as usize];
+            }
+        }
+        (count + self.alpha).ln()
     }
 }
 
@@ -408,6 +441,16 @@ mod tests {
                 for (a, b) in ours.iter().zip(theirs) {
                     assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{weighting}: {a} vs {b}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_smoothed_log_table_gives_the_logarithms_bits() {
+        for alpha in [0.3, 1.0, 1e-9] {
+            let table = SmoothedLn::new(alpha);
+            for count in [0.0, -0.0, 1.0, 2.5, 17.0, 4095.0, 4095.5, 4096.0, 1e6, 2f64.powi(52) + 1.0] {
+                assert_eq!(table.ln(count).to_bits(), (count + alpha).ln().to_bits(), "ln({count} + {alpha})");
             }
         }
     }
