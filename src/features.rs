@@ -502,7 +502,9 @@ impl TermIndex {
             return Err(format!("vocabulary has {terms} terms but {nodes} n-grams"));
         }
         let mut trie = GramTrie { nodes: nodes as u32, ..GramTrie::default() };
-        let mut parents = vec![0; nodes];
+        // The scratch tables are buffers on huge pages: a large model has millions of nodes.
+        let mut parents_buffer = Buffer::<u32>::zeroed(nodes);
+        let parents = &mut *parents_buffer;
         trie.stems.reserve(stems.len());
         let mut next = 0;
         for (node, stem) in stems {
@@ -517,7 +519,12 @@ impl TermIndex {
             next = node + 1;
         }
         // The children are the nodes that are not stems, in id order.
-        let child_nodes: Vec<u32> = (0..nodes as u32).filter(|&node| parents[node as usize] != NO_PARENT).collect();
+        // (stems are distinct nodes, so there are exactly as many as stored children).
+        let mut child_nodes = Buffer::<u32>::zeroed(children.len());
+        let not_stems = (0..nodes as u32).filter(|&node| parents[node as usize] != NO_PARENT);
+        for (slot, node) in child_nodes.iter_mut().zip(not_stems) {
+            *slot = node;
+        }
         for (&node, &(parent, stem)) in child_nodes.iter().zip(children) {
             if parent as usize >= nodes || parents.get(stem as usize) != Some(&NO_PARENT) {
                 return Err(format!("n-gram node {node} extends node {parent} by node {stem}, which is not a stem"));

@@ -175,14 +175,18 @@ impl<K: FlatKey> FlatMap<K> {
         for i in 1..starts.len() {
             starts[i] += starts[i - 1];
         }
-        let mut ordered = vec![(K::from_stored([0, 0]), 0); starts[1 << bits]];
+        // The entries in slot layout, in a buffer on huge pages (a large model has millions).
+        let mut ordered = Buffer::<u64>::zeroed(starts[1 << bits] * K::WORDS);
+        let ordered_words = &mut *ordered;
         for (key, value) in entries {
             let at = &mut starts[bucket(key)];
-            ordered[*at] = (key, value);
+            let entry = &mut ordered_words[*at * K::WORDS..][..K::WORDS];
+            entry[..K::KEY_WORDS].copy_from_slice(&key.stored()[..K::KEY_WORDS]);
+            entry[Self::VALUE] = u64::from(value);
             *at += 1;
         }
-        for (key, value) in ordered {
-            self.insert(key, value);
+        for entry in ordered.chunks_exact(K::WORDS) {
+            self.insert(K::from_stored([entry[0], entry[1]]), entry[Self::VALUE] as u32);
         }
     }
 
