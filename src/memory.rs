@@ -42,6 +42,15 @@ impl<T: Pod> Buffer<T> {
         Self { memory: Memory::Heap(vec![T::zeroed(); len]) }
     }
 
+    /// A buffer holding the values of `values`, which knows its length.
+    pub fn from_exact_iter(values: impl ExactSizeIterator<Item = T>) -> Self {
+        let mut buffer = Self::zeroed(values.len());
+        for (slot, value) in buffer.iter_mut().zip(values) {
+            *slot = value;
+        }
+        buffer
+    }
+
     /// A buffer holding a copy of `values`.
     pub fn from_slice(values: &[T]) -> Self {
         let mut buffer = Self::zeroed(values.len());
@@ -67,6 +76,15 @@ impl<T: Pod> DerefMut for Buffer<T> {
             Memory::Heap(values) => values,
             Memory::Mapped { map, len, .. } => &mut bytemuck::cast_slice_mut(map)[..*len],
         }
+    }
+}
+
+impl<'a, T: Pod> IntoIterator for &'a Buffer<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
     }
 }
 

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::{Counts, Lineage, Model, Smoothed};
 use crate::error::{Error, Result};
 use crate::features::{StoredVocabulary, Vocabulary};
+use crate::memory::Buffer;
 use crate::params::ValidTrainParams;
 use crate::text::tokens::TOKENIZER_ID;
 
@@ -230,7 +231,7 @@ impl From<std::io::Error> for Parse {
 struct Parts {
     header: Header,
     children: Vec<(u32, u32)>,
-    feature_count: Vec<Vec<f64>>,
+    feature_count: Vec<Buffer<f64>>,
 }
 
 /// Reads the payload: the header, then the raw sections through one reused buffer.
@@ -255,9 +256,12 @@ fn parse(reader: &mut Hashing<'_, impl Read>) -> std::result::Result<Parts, Pars
     })?;
     let mut feature_count = Vec::with_capacity(header.labels.len());
     for _ in &header.labels {
-        let mut counts = Vec::with_capacity(header.terms as usize);
+        let mut counts = Buffer::zeroed(header.terms as usize);
+        let mut slots = counts.iter_mut();
         reader.chunks(u64::from(header.terms) * 8, |chunk| {
-            counts.extend(chunk.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))));
+            for (slot, c) in slots.by_ref().zip(chunk.chunks_exact(8)) {
+                *slot = f64::from_le_bytes(c.try_into().expect("8 bytes"));
+            }
         })?;
         feature_count.push(counts);
     }

@@ -35,7 +35,7 @@ pub struct Model {
     vocabulary: Vocabulary,
     labels: Vec<String>,
     class_count: Vec<u64>,
-    feature_count: Vec<Vec<f64>>,
+    feature_count: Vec<Buffer<f64>>,
     training_data: String,
     lineage: Lineage,
     log_prior: Vec<f64>,
@@ -93,7 +93,7 @@ impl Smoothed {
             return invalid(format!("a label has {} feature counts, expected {terms}", row.len()));
         }
         // Without early exit (and NaN failing both comparisons), the check is a vectorised pass.
-        let valid = |counts: &Vec<f64>| counts.iter().fold(true, |ok, c| ok & (0.0..=f64::MAX).contains(c));
+        let valid = |counts: &Buffer<f64>| counts.iter().fold(true, |ok, c| ok & (0.0..=f64::MAX).contains(c));
         if !feature_count.iter().all(valid) {
             return invalid("feature counts must be finite and non-negative".into());
         }
@@ -155,7 +155,7 @@ pub struct Counts {
     /// Sentences per label.
     pub class_count: Vec<u64>,
     /// `[label][feature]` summed feature values.
-    pub feature_count: Vec<Vec<f64>>,
+    pub feature_count: Vec<Buffer<f64>>,
 }
 
 impl Model {
@@ -262,7 +262,7 @@ impl Model {
     }
 
     /// Summed feature values per label, `[label][feature]`.
-    pub fn feature_count(&self) -> &[Vec<f64>] {
+    pub fn feature_count(&self) -> &[Buffer<f64>] {
         &self.feature_count
     }
 
@@ -343,7 +343,7 @@ impl Model {
                 let histogram = LinfaHistogram {
                     class_count: n,
                     prior: n as f64 / total as f64,
-                    feature_count: Array1::from(counts.clone()),
+                    feature_count: Array1::from(counts.to_vec()),
                     feature_log_prob: log_prob,
                 };
                 (name.clone(), histogram)
@@ -390,7 +390,10 @@ mod tests {
             let parsed: LinfaModel = serde_json::from_value(value).unwrap();
             Counts {
                 class_count: labels.iter().map(|l| parsed.class_info[l].class_count).collect(),
-                feature_count: labels.iter().map(|l| parsed.class_info[l].feature_count.to_vec()).collect(),
+                feature_count: labels
+                    .iter()
+                    .map(|l| Buffer::from_slice(&parsed.class_info[l].feature_count.to_vec()))
+                    .collect(),
             }
         }
     }

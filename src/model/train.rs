@@ -19,6 +19,7 @@ use rustc_hash::FxHashMap;
 use super::{Counts, MAX_SENTENCES, Model};
 use crate::error::{Error, Result};
 use crate::features::{FlatMap, StrMap, Vocabulary, WordCache, edge, for_each_gram, warm};
+use crate::memory::Buffer;
 use crate::params::{ValidTrainParams, Weighting};
 use crate::text::tokens::Tokenizer;
 
@@ -517,7 +518,7 @@ impl Trainer {
         let counts = Counts {
             class_count: labels.iter().map(|&(_, l)| self.class_count[l]).collect(),
             feature_count: (labels.iter())
-                .map(|&(_, l)| terms.iter().map(|&(_, stats)| self.counting.sum(stats, l)).collect())
+                .map(|&(_, l)| Buffer::from_exact_iter(terms.iter().map(|&(_, stats)| self.counting.sum(stats, l))))
                 .collect(),
         };
         let training_data = self.hasher.finalize().to_hex().to_string();
