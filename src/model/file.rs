@@ -192,21 +192,34 @@ fn read(
         return Err(fail(format!("corrupt model file: {len} bytes, expected {expected_len}")));
     }
     reader.payload = Some((blake3::Hasher::new(), declared));
-    // A payload that does not decode is reported only once its checksum has been checked: a corrupt file
-    // is named as such, whatever its damage looks like to the decoder.
-    let parsed = parse(&mut reader);
-    std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
-    let (payload_hash, _) = reader.payload.take().expect("the payload is being read");
-    let stored_hash: [u8; HASH_LEN] = reader.fill([0; HASH_LEN])?;
-    let parts = match parsed {
-        Err(Parse::Io(e)) => return Err(Error::io(path, e)),
-        _ if payload_hash.finalize().as_bytes() != &stored_hash => {
-            return Err(fail("corrupt model file: checksum mismatch".into()));
-        }
-        Err(Parse::Corrupt(message)) => return Err(fail(format!("corrupt model file: {message}"))),
-        Ok(parts) => parts,
-    };
-    let model = parts.into_model(threads).map_err(fail)?;
+    let head = parse_head(&mut reader);
+    let (model, reader) = std::thread::scope(|scope| {
+        // With two threads or more, the vocabulary is indexed while the counts are read and smoothed.
+        let (header, indexing) = match head {
+            Ok(Head { header, vocabulary }) if threads.get() > 1 => {
+                (Ok(header), Some(Indexing::Thread(scope.spawn(move || Vocabulary::from_stored(&vocabulary)))))
+            }
+            Ok(Head { header, vocabulary }) => (Ok(header), Some(Indexing::Here(vocabulary))),
+            Err(e) => (Err(e), None),
+        };
+        let parsed = header.and_then(|header| parse_counts(&mut reader, &header).map(|counts| (header, counts)));
+        std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
+        let (payload_hash, _) = reader.payload.take().expect("the payload is being read");
+        let stored_hash: [u8; HASH_LEN] = reader.fill([0; HASH_LEN])?;
+        // A payload that does not decode is reported only once its checksum has been checked: a corrupt
+        // file is named as such, whatever its damage looks like to the decoder.
+        let (header, feature_count) = match parsed {
+            Err(Parse::Io(e)) => return Err(Error::io(path, e)),
+            _ if payload_hash.finalize().as_bytes() != &stored_hash => {
+                return Err(fail("corrupt model file: checksum mismatch".into()));
+            }
+            Err(Parse::Corrupt(message)) => return Err(fail(format!("corrupt model file: {message}"))),
+            Ok(parsed) => parsed,
+        };
+        let indexing = indexing.expect("a payload with counts has a vocabulary");
+        let model = into_model(header, feature_count, indexing).map_err(fail)?;
+        Ok((model, reader))
+    })?;
     Ok((model, reader.file.map(|hasher| hasher.finalize())))
 }
 
@@ -227,15 +240,31 @@ impl From<std::io::Error> for Parse {
     }
 }
 
-/// A payload read but not yet checked.
-struct Parts {
+/// The start of a payload: its header and the vocabulary it stores, read before the counts.
+struct Head {
     header: Header,
-    children: Vec<(u32, u32)>,
-    feature_count: Vec<Buffer<f64>>,
+    vocabulary: StoredVocabulary,
 }
 
-/// Reads the payload: the header, then the raw sections through one reused buffer.
-fn parse(reader: &mut Hashing<'_, impl Read>) -> std::result::Result<Parts, Parse> {
+/// A stored vocabulary being indexed on a thread of its own, or to be indexed on this one.
+enum Indexing<'scope> {
+    Thread(std::thread::ScopedJoinHandle<'scope, std::result::Result<Vocabulary, String>>),
+    Here(StoredVocabulary),
+}
+
+impl Indexing<'_> {
+    /// The indexed vocabulary.
+    fn finish(self) -> std::result::Result<Vocabulary, String> {
+        match self {
+            Indexing::Thread(thread) => thread.join().expect("indexing a vocabulary does not panic"),
+            Indexing::Here(stored) => Vocabulary::from_stored(&stored),
+        }
+    }
+}
+
+/// Reads the payload's header and the vocabulary's raw section, checking that the sections' sizes add
+/// up to the payload.
+fn parse_head(reader: &mut Hashing<'_, impl Read>) -> std::result::Result<Head, Parse> {
     let payload = reader.payload.as_ref().map_or(0, |&(_, left)| left);
     let mut header_len = [0; 8];
     reader.read_exact(&mut header_len)?;
@@ -245,7 +274,7 @@ fn parse(reader: &mut Hashing<'_, impl Read>) -> std::result::Result<Parts, Pars
     }
     let mut header = vec![0; header_len as usize];
     reader.read_exact(&mut header)?;
-    let header: Header = postcard::from_bytes(&header).map_err(|e| Parse::Corrupt(e.to_string()))?;
+    let mut header: Header = postcard::from_bytes(&header).map_err(|e| Parse::Corrupt(e.to_string()))?;
     let raw = (header.children as u128 + header.labels.len() as u128 * u128::from(header.terms)) * 8;
     if raw != u128::from(payload - 8 - header_len) {
         return Err(Parse::Corrupt("the sections' sizes do not add up to the payload".into()));
@@ -254,6 +283,12 @@ fn parse(reader: &mut Hashing<'_, impl Read>) -> std::result::Result<Parts, Pars
     reader.chunks(header.children * 8, |chunk| {
         children.extend(chunk.chunks_exact(8).map(|pair| (le_u32(&pair[..4]), le_u32(&pair[4..]))));
     })?;
+    let vocabulary = StoredVocabulary { terms: header.terms, stems: std::mem::take(&mut header.stems), children };
+    Ok(Head { header, vocabulary })
+}
+
+/// Reads the counts' raw section, label by label, through one reused buffer.
+fn parse_counts(reader: &mut Hashing<'_, impl Read>, header: &Header) -> std::result::Result<Vec<Buffer<f64>>, Parse> {
     let mut feature_count = Vec::with_capacity(header.labels.len());
     for _ in &header.labels {
         let mut counts = Buffer::zeroed(header.terms as usize);
@@ -265,51 +300,40 @@ fn parse(reader: &mut Hashing<'_, impl Read>) -> std::result::Result<Parts, Pars
         })?;
         feature_count.push(counts);
     }
-    Ok(Parts { header, children, feature_count })
+    Ok(feature_count)
 }
 
 fn le_u32(bytes: &[u8]) -> u32 {
     u32::from_le_bytes(bytes.try_into().expect("4 bytes"))
 }
 
-impl Parts {
-    /// The model, once its parts are checked to fit together; with two threads or more, the vocabulary is
-    /// indexed while the counts are smoothed.
-    fn into_model(self, threads: NonZeroUsize) -> std::result::Result<Model, String> {
-        let Parts { header, children, feature_count } = self;
-        if header.tokenizer != TOKENIZER_ID {
-            return Err(format!(
-                "model was built with tokenizer {:?}, this build uses {TOKENIZER_ID:?}: retrain it",
-                header.tokenizer
-            ));
-        }
-        let stored = StoredVocabulary { terms: header.terms, stems: header.stems, children };
-        let counts = Counts { class_count: header.class_count, feature_count };
-        let (labels, terms, alpha) = (header.labels.len(), header.terms as usize, header.params.alpha());
-        let index = || Vocabulary::from_stored(&stored);
-        let smooth = || Smoothed::new(counts, labels, terms, alpha);
-        let (vocabulary, smoothed) = if threads.get() > 1 {
-            std::thread::scope(|scope| {
-                let vocabulary = scope.spawn(index);
-                let smoothed = smooth();
-                (vocabulary.join().expect("indexing a vocabulary does not panic"), smoothed)
-            })
-        } else {
-            (index(), smooth())
-        };
-        let vocabulary = vocabulary.map_err(|m| format!("corrupt model file: {m}"))?;
-        let corrupt = |e: Error| format!("corrupt model file: {e}");
-        let model = Model::from_smoothed(
-            header.params,
-            vocabulary,
-            header.labels,
-            smoothed.map_err(corrupt)?,
-            header.training_data,
-        );
-        let mut model = model.map_err(corrupt)?;
-        model.set_lineage(header.lineage);
-        Ok(model)
+/// The model, once its parts are checked to fit together: the counts are smoothed (while the vocabulary
+/// is indexed, if that runs on a thread of its own).
+fn into_model(
+    header: Header,
+    feature_count: Vec<Buffer<f64>>,
+    indexing: Indexing<'_>,
+) -> std::result::Result<Model, String> {
+    if header.tokenizer != TOKENIZER_ID {
+        return Err(format!(
+            "model was built with tokenizer {:?}, this build uses {TOKENIZER_ID:?}: retrain it",
+            header.tokenizer
+        ));
     }
+    let counts = Counts { class_count: header.class_count, feature_count };
+    let smoothed = Smoothed::new(counts, header.labels.len(), header.terms as usize, header.params.alpha());
+    let vocabulary = indexing.finish().map_err(|m| format!("corrupt model file: {m}"))?;
+    let corrupt = |e: Error| format!("corrupt model file: {e}");
+    let model = Model::from_smoothed(
+        header.params,
+        vocabulary,
+        header.labels,
+        smoothed.map_err(corrupt)?,
+        header.training_data,
+    );
+    let mut model = model.map_err(corrupt)?;
+    model.set_lineage(header.lineage);
+    Ok(model)
 }
 
 /// Reads a model file and hashes it on the way: every byte into `file` (if set), and the payload's bytes
