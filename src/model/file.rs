@@ -253,11 +253,19 @@ enum Indexing<'scope> {
 }
 
 impl Indexing<'_> {
-    /// The indexed vocabulary.
-    fn finish(self) -> std::result::Result<Vocabulary, String> {
+    /// The indexed vocabulary, and the result of `beside` run while it is being indexed. On one thread
+    /// the index comes first: its scratch tables are freed before `beside` allocates.
+    fn finish<T>(self, beside: impl FnOnce() -> T) -> (std::result::Result<Vocabulary, String>, T) {
         match self {
-            Indexing::Thread(thread) => thread.join().expect("indexing a vocabulary does not panic"),
-            Indexing::Here(stored) => Vocabulary::from_stored(&stored),
+            Indexing::Thread(thread) => {
+                let result = beside();
+                (thread.join().expect("indexing a vocabulary does not panic"), result)
+            }
+            Indexing::Here(stored) => {
+                let vocabulary = Vocabulary::from_stored(&stored);
+                drop(stored);
+                (vocabulary, beside())
+            }
         }
     }
 }
@@ -307,8 +315,8 @@ fn le_u32(bytes: &[u8]) -> u32 {
     u32::from_le_bytes(bytes.try_into().expect("4 bytes"))
 }
 
-/// The model, once its parts are checked to fit together: the counts are smoothed (while the vocabulary
-/// is indexed, if that runs on a thread of its own).
+/// The model, once its parts are checked to fit together: the vocabulary is indexed and the counts are
+/// smoothed (side by side, if the index is built on a thread of its own).
 fn into_model(
     header: Header,
     feature_count: Vec<Buffer<f64>>,
@@ -321,8 +329,9 @@ fn into_model(
         ));
     }
     let counts = Counts { class_count: header.class_count, feature_count };
-    let smoothed = Smoothed::new(counts, header.labels.len(), header.terms as usize, header.params.alpha());
-    let vocabulary = indexing.finish().map_err(|m| format!("corrupt model file: {m}"))?;
+    let (labels, terms, alpha) = (header.labels.len(), header.terms as usize, header.params.alpha());
+    let (vocabulary, smoothed) = indexing.finish(|| Smoothed::new(counts, labels, terms, alpha));
+    let vocabulary = vocabulary.map_err(|m| format!("corrupt model file: {m}"))?;
     let corrupt = |e: Error| format!("corrupt model file: {e}");
     let model = Model::from_smoothed(
         header.params,
