@@ -27,7 +27,8 @@ use super::TrainOptions;
 ///   narrative eval --data data/heldout.csv
 ///   narrative eval --data data/heldout.csv --json | jq .macro_f1
 ///   narrative eval --cv 5 --group-by doc --data data/labelled/seeds.csv
-///   narrative eval --cv 5 --group-by doc --data data/labelled/seeds.csv --train-only data/labelled/authored.csv
+///   narrative eval --cv 5 --group-by doc --data data/labelled/seeds.csv \
+///     --train-only data/labelled/authored.csv
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct EvalArgs {

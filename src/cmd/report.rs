@@ -23,10 +23,10 @@ use narrative::report::{ArticleSummary, ModelSummary, Report, ReportBuilder, Rep
 /// Article metadata (outlet, outlet_type, date, title) comes from CSV/JSONL columns, or from a
 /// --meta CSV keyed by file name (a `file`, `id` or `doc` column), such as seeds/index.csv.
 ///
-/// Prints tables by default (at most 50 articles). --out DIR writes articles.csv, groups.csv, comparisons.csv,
-/// sentences.csv, report.json (everything, with the model's hash and options), charts/articles.svg,
-/// charts/groups.svg and a self-contained report.html; DIR is replaced only once the new report is
-/// complete.
+/// Prints tables by default (at most 50 articles). --out DIR writes articles.csv, groups.csv,
+/// comparisons.csv, sentences.csv, report.json (everything, with the model's hash and options),
+/// charts/articles.svg, charts/groups.svg and a self-contained report.html; DIR is replaced only
+/// once the new report is complete.
 ///
 /// Examples:
 ///   narrative report --meta seeds/index.csv seeds/
