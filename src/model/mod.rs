@@ -392,7 +392,7 @@ mod tests {
                 class_count: labels.iter().map(|l| parsed.class_info[l].class_count).collect(),
                 feature_count: labels
                     .iter()
-                    .map(|l| Buffer::from_slice(&parsed.class_info[l].feature_count.to_vec()))
+                    .map(|l| Buffer::from_exact_iter(parsed.class_info[l].feature_count.iter().copied()))
                     .collect(),
             }
         }
