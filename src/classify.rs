@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::explain::{format_evidence, sentence_evidence};
 use crate::features::Featurizer;
 use crate::input::{Document, Unit};
-use crate::model::{Model, Prediction};
+use crate::model::{Classifier, Prediction};
 use crate::parallel::{Batching, map_ordered};
 use crate::text::{Span, sentences};
 
@@ -38,7 +38,7 @@ pub struct ClassifiedDoc {
 impl ClassifiedDoc {
     /// Classifies every sentence of `doc`: split into sentences, or, with [`Unit::Sentence`], the whole
     /// text (trimmed) as one sentence. A document with no text has no sentences.
-    pub fn new(model: &Model, featurizer: &mut Featurizer, doc: Document, unit: Unit) -> Self {
+    pub fn new(model: &Classifier, featurizer: &mut Featurizer, doc: Document, unit: Unit) -> Self {
         let spans: Vec<Span> = match unit {
             Unit::Article => sentences::split(&doc.text).into_iter().map(|s| s.span).collect(),
             Unit::Sentence => {
@@ -130,7 +130,7 @@ pub const BATCH_BYTES: usize = 256 << 10;
 /// a batch at a time and at most a few batches per thread are in flight. The first error, from the
 /// documents or from `sink`, ends the run (see [`map_ordered`]).
 pub fn classify_stream<E>(
-    model: &Model,
+    model: &Classifier,
     documents: impl Iterator<Item = Result<Document, E>>,
     options: ClassifyOptions<'_>,
     sink: impl FnMut(ClassifiedBatch) -> Result<(), E>,
@@ -430,6 +430,7 @@ fn push_fixed(out: &mut Vec<u8>, value: f64) {
 mod tests {
     use super::*;
     use crate::data::Example;
+    use crate::model::Model;
     use crate::params::TrainParams;
 
     fn model() -> Model {

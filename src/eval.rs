@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::data::Example;
 use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::model::{Classifier, Model};
 use crate::params::ValidTrainParams;
 
 /// Precision, recall, F1 and support of one label.
@@ -86,7 +86,7 @@ impl Metrics {
 
 /// Scores `model` on labelled `examples`. A label the model does not know (say, one added after it was
 /// trained) is scored too: the model can never predict it, so its sentences count as errors.
-pub fn evaluate(model: &Model, examples: &[Example]) -> Metrics {
+pub fn evaluate(model: &Classifier, examples: &[Example]) -> Metrics {
     let mut labels: Vec<String> = model.labels().iter().chain(examples.iter().map(|e| &e.label)).cloned().collect();
     labels.sort_unstable();
     labels.dedup();

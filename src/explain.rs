@@ -7,7 +7,7 @@
 //! two labels' log posteriors (less the prior), so they say exactly why the sentence went one way.
 
 use crate::features::SparseRow;
-use crate::model::{Model, Prediction};
+use crate::model::{Classifier, Prediction};
 
 /// An n-gram and its weight.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -20,7 +20,7 @@ pub struct TermWeight {
 
 /// For each label (model order), the `top` n-grams with the highest log-likelihood ratio against the other
 /// labels; ties go to the term that sorts first.
-pub fn top_terms(model: &Model, top: usize) -> Vec<Vec<TermWeight>> {
+pub fn top_terms(model: &Classifier, top: usize) -> Vec<Vec<TermWeight>> {
     let n = model.labels().len();
     (0..n)
         .map(|label| {
@@ -43,7 +43,7 @@ pub fn top_terms(model: &Model, top: usize) -> Vec<Vec<TermWeight>> {
 
 /// The terms of `row` that most favour the predicted label over the runner-up, largest first (only
 /// positive contributions, at most `top`).
-pub fn sentence_evidence(model: &Model, row: &SparseRow, prediction: &Prediction, top: usize) -> Vec<TermWeight> {
+pub fn sentence_evidence(model: &Classifier, row: &SparseRow, prediction: &Prediction, top: usize) -> Vec<TermWeight> {
     let chosen = prediction.label;
     let Some(runner_up) = (0..prediction.probabilities.len())
         .filter(|&l| l != chosen)
@@ -73,6 +73,7 @@ pub fn format_evidence(terms: &[TermWeight]) -> String {
 mod tests {
     use super::*;
     use crate::data::Example;
+    use crate::model::Model;
     use crate::params::TrainParams;
 
     fn model() -> Model {

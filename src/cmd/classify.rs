@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use narrative::classify::{ClassifyOptions, Columns, Format, Numbering, RowFormat, classify_stream};
 use narrative::input::{Documents, InputFormat, Unit};
 use narrative::io::Sink;
+use narrative::model::Classifier;
 
 /// Tag every sentence of articles with a narrative.
 ///
@@ -89,7 +90,7 @@ pub struct ClassifyArgs {
 
 /// Runs `classify`.
 pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
-    let model = super::load_model(&args.model, args.threads.get())?;
+    let model = super::load_model(&args.model, |p| Classifier::load(p, args.threads.get()))?;
     let rows = RowFormat::with_columns(args.format, args.columns, model.labels(), args.explain.is_some());
     let output = super::output_name(&args.output);
     let cannot_write = || format!("{output}: cannot write");

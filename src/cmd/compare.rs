@@ -9,6 +9,7 @@ use narrative::compare::LabelChanges;
 use narrative::data::ReadOptions;
 use narrative::eval::{Metrics, evaluate};
 use narrative::input::{Documents, InputFormat, Unit};
+use narrative::model::Classifier;
 
 /// Compare two models: scores per label on labelled data, and label changes over a corpus.
 ///
@@ -69,8 +70,8 @@ pub struct CompareArgs {
 
 /// Runs `compare`.
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
-    let old = super::load_model(&args.old, narrative::parallel::available_threads())?;
-    let new = super::load_model(&args.new, narrative::parallel::available_threads())?;
+    let old = super::load_model(&args.old, |p| Classifier::load(p, narrative::parallel::available_threads()))?;
+    let new = super::load_model(&args.new, |p| Classifier::load(p, narrative::parallel::available_threads()))?;
     let data = super::read_labelled_reporting(&args.data, ReadOptions::default())?;
     super::eval::warn_unknown_labels(&old, &data.examples, &args.old);
     super::eval::warn_unknown_labels(&new, &data.examples, &args.new);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use narrative::data::ReadOptions;
 use narrative::eval::{Metrics, cross_validate, evaluate};
+use narrative::model::Classifier;
 
 use super::TrainOptions;
 
@@ -84,7 +85,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         if args.options.any_set() {
             super::usage_error("training options (--alpha, --ngrams, ...) only apply with --cv");
         }
-        let model = super::load_model(&args.model, narrative::parallel::available_threads())?;
+        let model = super::load_model(&args.model, |p| Classifier::load(p, narrative::parallel::available_threads()))?;
         let data = super::read_labelled_reporting(&args.data, ReadOptions::default())?;
         warn_unknown_labels(&model, &data.examples, &args.model);
         let metrics = evaluate(&model, &data.examples);
@@ -180,7 +181,7 @@ fn print_metrics(out: &mut impl Write, m: &Metrics) -> std::io::Result<()> {
 
 /// Warns about labels in the data that the model cannot predict.
 pub fn warn_unknown_labels(
-    model: &narrative::model::Model,
+    model: &narrative::model::Classifier,
     examples: &[narrative::data::Example],
     path: &std::path::Path,
 ) {

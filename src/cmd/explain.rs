@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use narrative::explain::top_terms;
+use narrative::model::Classifier;
 
 /// List, per label, the stems and n-grams that most raise its odds against the other labels.
 ///
@@ -38,7 +39,7 @@ pub struct ExplainArgs {
 
 /// Runs `explain`.
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
-    let model = super::load_model(&args.model, narrative::parallel::available_threads())?;
+    let model = super::load_model(&args.model, |p| Classifier::load(p, narrative::parallel::available_threads()))?;
     let terms = top_terms(&model, args.top);
     let mut out = std::io::stdout().lock();
     if args.csv {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use narrative::data::{LabelledData, ReadOptions, ReadSummary, Row, read_labelled, read_labelled_with};
-use narrative::model::Model;
+use narrative::model::Classifier;
 use narrative::model::train::Trainer;
 use narrative::params::{NgramRange, TrainParams, ValidTrainParams, Weighting};
 
@@ -237,7 +237,7 @@ fn warn_about_reading(summary: &ReadSummary) {
 }
 
 /// Sentences per label of a model, in label order.
-pub fn label_counts(model: &Model) -> Vec<(String, usize)> {
+pub fn label_counts(model: &Classifier) -> Vec<(String, usize)> {
     model.labels().iter().cloned().zip(model.class_count().iter().map(|&n| n as usize)).collect()
 }
 
@@ -251,16 +251,11 @@ pub fn warn_small_labels(counts: &[(String, usize)]) {
 /// Labels with fewer training sentences than this get a warning.
 pub const FEW_EXAMPLES: usize = 10;
 
-/// Loads a model; a missing default model gets an error that says how to make one.
-pub fn load_model(path: &Path, threads: std::num::NonZeroUsize) -> anyhow::Result<Model> {
+/// Loads a model file with `load` (`Classifier::load` to classify, `Model::load_with_digest` to update...);
+/// a missing default model gets an error that says how to make one.
+pub fn load_model<T>(path: &Path, load: impl FnOnce(&Path) -> narrative::error::Result<T>) -> anyhow::Result<T> {
     model_exists(path)?;
-    Ok(Model::load(path, threads)?)
-}
-
-/// Loads a model and the BLAKE3 hash of its file, reading it once.
-pub fn load_model_with_digest(path: &Path, threads: std::num::NonZeroUsize) -> anyhow::Result<(Model, String)> {
-    model_exists(path)?;
-    Ok(Model::load_with_digest(path, threads)?)
+    Ok(load(path)?)
 }
 
 /// Fails with a hint when the model file is missing (the usual first-run mistake).

@@ -8,6 +8,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use narrative::classify::{ClassifyOptions, Format, Numbering, RowFormat, classify_stream};
 use narrative::input::{Documents, InputFormat, Unit};
+use narrative::model::Classifier;
 use narrative::report::{ArticleSummary, ModelSummary, Report, ReportBuilder, ReportOptions};
 
 /// Score each article's narrative mix and compare groups of articles (outlets) with uncertainty.
@@ -119,7 +120,8 @@ pub struct ReportArgs {
 
 /// Runs `report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let (model, model_digest) = super::load_model_with_digest(&args.model, args.threads.get())?;
+    let (model, model_digest) =
+        super::load_model(&args.model, |p| Classifier::load_with_digest(p, args.threads.get()))?;
     let meta = args.meta.as_deref().map(read_meta).transpose()?;
     let options = ReportOptions {
         group_by: args.by.clone(),

@@ -6,6 +6,7 @@ use anyhow::Context;
 use narrative::classify::{ClassifyOptions, Numbering, classify_stream};
 use narrative::input::{Documents, InputFormat, Unit};
 use narrative::io::Sink;
+use narrative::model::Classifier;
 use narrative::suggest::{Suggester, Uncertainty};
 use narrative::text::tokens::Tokenizer;
 
@@ -72,7 +73,7 @@ pub struct SuggestArgs {
 
 /// Runs `suggest`.
 pub fn run(args: SuggestArgs) -> anyhow::Result<()> {
-    let model = super::load_model(&args.model, args.threads.get())?;
+    let model = super::load_model(&args.model, |p| Classifier::load(p, args.threads.get()))?;
     let mut suggester = Suggester::new(args.n, args.by);
     let mut numbering = Numbering::default();
     let options = ClassifyOptions { unit: args.unit, rows: None, explain: None, threads: args.threads.get() };

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use narrative::data::ReadOptions;
-use narrative::model::Lineage;
 use narrative::model::train::Trainer;
+use narrative::model::{Lineage, Model};
 
 /// Add labelled sentences to an existing model without retraining from scratch.
 ///
@@ -58,7 +58,7 @@ pub struct UpdateArgs {
 /// Runs `update`.
 pub fn run(args: UpdateArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (old, parent) = super::load_model_with_digest(&args.model, args.threads.get())?;
+    let (old, parent) = super::load_model(&args.model, |p| Model::load_with_digest(p, args.threads.get()))?;
     let mut trainer = Trainer::from_model(&old);
     let options = ReadOptions { prefer_later: args.prefer_later, ..Default::default() };
     let (summary, sentences) = super::train_from_files(&mut trainer, &args.data, options, args.threads.get())?;

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Counts, Lineage, Model, Smoothed};
+use super::{Classifier, Lineage, Model, Smoothing};
 use crate::error::{Error, Result};
 use crate::features::{StoredVocabulary, Vocabulary};
 use crate::memory::Buffer;
@@ -111,11 +111,6 @@ impl Model {
         read(bytes, bytes.len() as u64, path, false, NonZeroUsize::MIN).map(|(model, _)| model)
     }
 
-    /// Writes the model to `path` atomically (temporary file in the same directory, then rename).
-    pub fn save(&self, path: &Path) -> Result<()> {
-        crate::io::write_atomically(path, |w| self.write_to(w))
-    }
-
     /// Loads a model file, on up to `threads` threads (a large model's index and log-probabilities are
     /// derived side by side).
     pub fn load(path: &Path, threads: NonZeroUsize) -> Result<Self> {
@@ -123,11 +118,59 @@ impl Model {
     }
 
     /// Loads a model file (see [`Model::load`]) and returns the BLAKE3 hash (hex) of its bytes too,
-    /// reading the file once (reports and lineage name the exact model file they came from).
+    /// reading the file once (lineage names the exact model file a model was updated from).
     pub fn load_with_digest(path: &Path, threads: NonZeroUsize) -> Result<(Self, String)> {
-        let (model, digest) = load(path, true, threads)?;
-        Ok((model, digest.expect("asked for").to_hex().to_string()))
+        load(path, true, threads).map(|(model, digest)| (model, hex(digest)))
     }
+
+    /// Writes the model to `path` atomically (temporary file in the same directory, then rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::io::write_atomically(path, |w| self.write_to(w))
+    }
+}
+
+impl Classifier {
+    /// Loads the classifier of a model file, on up to `threads` threads: its counts are smoothed as they
+    /// are read and not kept.
+    pub fn load(path: &Path, threads: NonZeroUsize) -> Result<Self> {
+        load(path, false, threads).map(|(classifier, _)| classifier)
+    }
+
+    /// Loads a classifier (see [`Classifier::load`]) and returns the BLAKE3 hash (hex) of the file's bytes
+    /// too, reading the file once (reports name the exact model file they came from).
+    pub fn load_with_digest(path: &Path, threads: NonZeroUsize) -> Result<(Self, String)> {
+        load(path, true, threads).map(|(classifier, digest)| (classifier, hex(digest)))
+    }
+}
+
+/// What a load makes of a model file: a [`Model`] keeps the file's counts, a [`Classifier`] only their
+/// smoothed log-probabilities.
+trait Loaded: Sized {
+    const KEEPS_COUNTS: bool;
+
+    /// Assembles the result from the classifier and the counts (empty unless kept).
+    fn assemble(classifier: Classifier, feature_count: Vec<Buffer<f64>>) -> Self;
+}
+
+impl Loaded for Model {
+    const KEEPS_COUNTS: bool = true;
+
+    fn assemble(classifier: Classifier, feature_count: Vec<Buffer<f64>>) -> Self {
+        Model { classifier, feature_count }
+    }
+}
+
+impl Loaded for Classifier {
+    const KEEPS_COUNTS: bool = false;
+
+    fn assemble(classifier: Classifier, _: Vec<Buffer<f64>>) -> Self {
+        classifier
+    }
+}
+
+/// The hex form of a digest a load was asked for.
+fn hex(digest: Option<blake3::Hash>) -> String {
+    digest.expect("asked for").to_hex().to_string()
 }
 
 /// The first bytes of a model file whose payload is `len` bytes: magic, format version, payload length.
@@ -149,7 +192,7 @@ pub fn envelope(payload: &[u8]) -> Vec<u8> {
 }
 
 /// Loads a model file, hashing all its bytes when `digest` is set.
-fn load(path: &Path, digest: bool, threads: NonZeroUsize) -> Result<(Model, Option<blake3::Hash>)> {
+fn load<T: Loaded>(path: &Path, digest: bool, threads: NonZeroUsize) -> Result<(T, Option<blake3::Hash>)> {
     if path.is_dir() {
         return Err(Error::Model { path: path.to_owned(), message: "is a directory, not a model file".into() });
     }
@@ -160,13 +203,13 @@ fn load(path: &Path, digest: bool, threads: NonZeroUsize) -> Result<(Model, Opti
 
 /// Reads a model from `reader`, which holds `len` bytes, on up to `threads` threads; returns it with the
 /// BLAKE3 hash of all the bytes when `digest` is set.
-fn read(
+fn read<T: Loaded>(
     reader: impl Read,
     len: u64,
     path: &Path,
     digest: bool,
     threads: NonZeroUsize,
-) -> Result<(Model, Option<blake3::Hash>)> {
+) -> Result<(T, Option<blake3::Hash>)> {
     let fail = |message: String| Error::Model { path: path.to_owned(), message };
     let file = digest.then(blake3::Hasher::new);
     let mut reader = Hashing { inner: reader, file, payload: None, path };
@@ -202,13 +245,13 @@ fn read(
             Ok(Head { header, vocabulary }) => (Ok(header), Some(Indexing::Here(vocabulary))),
             Err(e) => (Err(e), None),
         };
-        let parsed = header.and_then(|header| parse_counts(&mut reader, &header).map(|counts| (header, counts)));
+        let parsed = header.and_then(|header| parse_counts(&mut reader, &header, T::KEEPS_COUNTS).map(|c| (header, c)));
         std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
         let (payload_hash, _) = reader.payload.take().expect("the payload is being read");
         let stored_hash: [u8; HASH_LEN] = reader.fill([0; HASH_LEN])?;
         // A payload that does not decode is reported only once its checksum has been checked: a corrupt
         // file is named as such, whatever its damage looks like to the decoder.
-        let (header, feature_count) = match parsed {
+        let (header, (smoothing, feature_count)) = match parsed {
             Err(Parse::Io(e)) => return Err(Error::io(path, e)),
             _ if payload_hash.finalize().as_bytes() != &stored_hash => {
                 return Err(fail("corrupt model file: checksum mismatch".into()));
@@ -217,8 +260,8 @@ fn read(
             Ok(parsed) => parsed,
         };
         let indexing = indexing.expect("a payload with counts has a vocabulary");
-        let model = into_model(header, feature_count, indexing).map_err(fail)?;
-        Ok((model, reader))
+        let classifier = into_classifier(header, smoothing, indexing).map_err(fail)?;
+        Ok((T::assemble(classifier, feature_count), reader))
     })?;
     Ok((model, reader.file.map(|hasher| hasher.finalize())))
 }
@@ -253,8 +296,7 @@ enum Indexing<'scope> {
 }
 
 impl Indexing<'_> {
-    /// The indexed vocabulary, and the result of `beside` run while it is being indexed. On one thread
-    /// the index comes first: its scratch tables are freed before `beside` allocates.
+    /// The indexed vocabulary, and the result of `beside` run while it is being indexed.
     fn finish<T>(self, beside: impl FnOnce() -> T) -> (std::result::Result<Vocabulary, String>, T) {
         match self {
             Indexing::Thread(thread) => {
@@ -295,56 +337,62 @@ fn parse_head(reader: &mut Hashing<'_, impl Read>) -> std::result::Result<Head, 
     Ok(Head { header, vocabulary })
 }
 
-/// Reads the counts' raw section, label by label, through one reused buffer.
-fn parse_counts(reader: &mut Hashing<'_, impl Read>, header: &Header) -> std::result::Result<Vec<Buffer<f64>>, Parse> {
-    let mut feature_count = Vec::with_capacity(header.labels.len());
+/// Reads the counts' raw section, label by label, through one reused buffer: smoothed as they come, and
+/// kept as well when `keep` is set.
+fn parse_counts(
+    reader: &mut Hashing<'_, impl Read>,
+    header: &Header,
+    keep: bool,
+) -> std::result::Result<(Smoothing, Vec<Buffer<f64>>), Parse> {
+    let terms = header.terms as usize;
+    let mut smoothing = Smoothing::new(header.labels.len(), terms, header.params.alpha());
+    let mut feature_count = Vec::with_capacity(if keep { header.labels.len() } else { 0 });
     for _ in &header.labels {
-        let mut counts = Buffer::zeroed(header.terms as usize);
+        let mut counts = Buffer::zeroed(if keep { terms } else { 0 });
         let mut filled = 0;
         reader.chunks(u64::from(header.terms) * 8, |chunk| {
             let values = chunk.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")));
-            for (slot, value) in counts[filled..].iter_mut().zip(values) {
-                *slot = value;
+            smoothing.push(values.clone());
+            // Each chunk from its own offset (a zip over one iterator of slots would drop one per chunk).
+            if keep {
+                for (slot, value) in counts[filled..].iter_mut().zip(values) {
+                    *slot = value;
+                }
             }
             filled += chunk.len() / 8;
         })?;
-        feature_count.push(counts);
+        if keep {
+            feature_count.push(counts);
+        }
     }
-    Ok(feature_count)
+    Ok((smoothing, feature_count))
 }
 
 fn le_u32(bytes: &[u8]) -> u32 {
     u32::from_le_bytes(bytes.try_into().expect("4 bytes"))
 }
 
-/// The model, once its parts are checked to fit together: the vocabulary is indexed and the counts are
-/// smoothed (side by side, if the index is built on a thread of its own).
-fn into_model(
+/// The classifier, once its parts are checked to fit together: the vocabulary is indexed and the
+/// smoothing is finished (side by side, if the index is built on a thread of its own).
+fn into_classifier(
     header: Header,
-    feature_count: Vec<Buffer<f64>>,
+    smoothing: Smoothing,
     indexing: Indexing<'_>,
-) -> std::result::Result<Model, String> {
+) -> std::result::Result<Classifier, String> {
     if header.tokenizer != TOKENIZER_ID {
         return Err(format!(
             "model was built with tokenizer {:?}, this build uses {TOKENIZER_ID:?}: retrain it",
             header.tokenizer
         ));
     }
-    let counts = Counts { class_count: header.class_count, feature_count };
-    let (labels, terms, alpha) = (header.labels.len(), header.terms as usize, header.params.alpha());
-    let (vocabulary, smoothed) = indexing.finish(|| Smoothed::new(counts, labels, terms, alpha));
+    let Header { params, labels, class_count, training_data, lineage, .. } = header;
+    let (vocabulary, smoothed) = indexing.finish(|| smoothing.finish(class_count));
     let vocabulary = vocabulary.map_err(|m| format!("corrupt model file: {m}"))?;
     let corrupt = |e: Error| format!("corrupt model file: {e}");
-    let model = Model::from_smoothed(
-        header.params,
-        vocabulary,
-        header.labels,
-        smoothed.map_err(corrupt)?,
-        header.training_data,
-    );
-    let mut model = model.map_err(corrupt)?;
-    model.set_lineage(header.lineage);
-    Ok(model)
+    let classifier = Classifier::from_smoothed(params, vocabulary, labels, smoothed.map_err(corrupt)?, training_data);
+    let mut classifier = classifier.map_err(corrupt)?;
+    classifier.lineage = lineage;
+    Ok(classifier)
 }
 
 /// Reads a model file and hashes it on the way: every byte into `file` (if set), and the payload's bytes
@@ -425,7 +473,7 @@ mod tests {
     }
 
     #[test]
-    fn a_model_larger_than_one_read_chunk_loads_back_unchanged_on_any_number_of_threads() {
+    fn a_model_larger_than_one_read_chunk_loads_back_unchanged_as_a_model_or_a_classifier_on_any_thread_count() {
         // 40,000 sentences of 5 words never seen elsewhere: 200,000 unigrams and 160,000 bigrams, so every
         // label's counts span several 1 MiB chunks of the file.
         let word = |mut i: usize| {
@@ -447,11 +495,14 @@ mod tests {
         let m = Model::train(&examples, &params).unwrap();
         assert!(m.vocabulary.len() * 8 > 2 * CHUNK, "{} n-grams", m.vocabulary.len());
         let bytes = m.to_bytes();
-        for threads in [1, 2] {
-            let back =
-                read(bytes.as_slice(), bytes.len() as u64, Path::new("m"), false, NonZeroUsize::new(threads).unwrap());
+        for threads in [1, 2].map(|t| NonZeroUsize::new(t).unwrap()) {
             // Not assert_eq: the Debug dump of 350,000 terms would bury the message.
-            assert!(back.unwrap().0 == m, "{threads} thread(s): the loaded model differs from the saved one");
+            let back: Model = read(bytes.as_slice(), bytes.len() as u64, Path::new("m"), false, threads).unwrap().0;
+            assert!(back == m, "{threads} thread(s): the loaded model differs from the saved one");
+            // Smoothed as it is read, without the counts, a classifier has the very same log-probabilities.
+            let classifier: Classifier =
+                read(bytes.as_slice(), bytes.len() as u64, Path::new("m"), false, threads).unwrap().0;
+            assert!(classifier == *m, "{threads} thread(s): the loaded classifier differs from the model's");
         }
     }
 
@@ -474,6 +525,25 @@ mod tests {
         huge_header[..8].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(message(&huge_header).contains("header of"));
         assert_eq!(Model::from_bytes(&envelope(payload), Path::new("m")).unwrap(), model());
+    }
+
+    #[test]
+    fn counts_that_are_not_finite_and_non_negative_are_corrupt_for_models_and_classifiers() {
+        let bytes = model().to_bytes();
+        let payload = &bytes[HEADER_LEN..bytes.len() - HASH_LEN];
+        for bad in [f64::NAN, -1.0, f64::INFINITY] {
+            // The last 8 bytes of a payload are the last label's last count.
+            let mut changed = payload.to_vec();
+            let at = changed.len() - 8;
+            changed[at..].copy_from_slice(&bad.to_le_bytes());
+            let file = envelope(&changed);
+            let as_model = read::<Model>(file.as_slice(), file.len() as u64, Path::new("m"), false, NonZeroUsize::MIN);
+            let as_classifier =
+                read::<Classifier>(file.as_slice(), file.len() as u64, Path::new("m"), false, NonZeroUsize::MIN);
+            for message in [as_model.unwrap_err().to_string(), as_classifier.unwrap_err().to_string()] {
+                assert!(message.contains("finite and non-negative"), "{bad}: {message}");
+            }
+        }
     }
 
     #[test]

@@ -28,20 +28,38 @@ use train::Trainer;
 /// The most training sentences a model may count (2^53: every count stays exact in f64).
 pub const MAX_SENTENCES: u64 = 1 << 53;
 
-/// A trained model: everything needed to classify, and the counts needed to update and explain.
+/// Everything needed to classify: vocabulary, labels, priors and smoothed log-probabilities. This is what
+/// `classify` and `report` load: a model file's counts are smoothed as they are read and not kept, which
+/// halves the memory and the loading time of a large model.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Model {
+pub struct Classifier {
     params: ValidTrainParams,
     vocabulary: Vocabulary,
     labels: Vec<String>,
     class_count: Vec<u64>,
-    feature_count: Vec<Buffer<f64>>,
     training_data: String,
     lineage: Lineage,
     log_prior: Vec<f64>,
     /// Smoothed log-probabilities, feature-major: `[feature * labels + label]` (read at random for
     /// every n-gram of every sentence, so on huge pages).
     feature_log_prob: Buffer<f64>,
+}
+
+/// A trained model: a [`Classifier`] and the per-label feature counts it was smoothed from, which updating,
+/// saving and handing the model to linfa need. It derefs to its classifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    classifier: Classifier,
+    /// `[label][feature]` summed feature values.
+    feature_count: Vec<Buffer<f64>>,
+}
+
+impl std::ops::Deref for Model {
+    type Target = Classifier;
+
+    fn deref(&self) -> &Classifier {
+        &self.classifier
+    }
 }
 
 /// Where a model came from: the BLAKE3 hash of the model file it was updated from (none for a model
@@ -70,11 +88,11 @@ impl Prediction {
     }
 }
 
-/// Counts checked and smoothed: the part of a model that takes time to derive, so that it can be derived
-/// while the vocabulary is being indexed.
+/// Counts checked and smoothed: the part of a classifier that takes time to derive, so that it can be
+/// derived while the vocabulary is being indexed.
 #[derive(Debug)]
 pub(crate) struct Smoothed {
-    counts: Counts,
+    class_count: Vec<u64>,
     log_prior: Vec<f64>,
     feature_log_prob: Buffer<f64>,
     terms: usize,
@@ -83,18 +101,82 @@ pub(crate) struct Smoothed {
 
 impl Smoothed {
     /// Checks `counts` against the number of labels and terms and derives the log-probabilities.
-    pub(crate) fn new(counts: Counts, labels: usize, terms: usize, alpha: f64) -> Result<Self> {
+    pub(crate) fn new(counts: &Counts, labels: usize, terms: usize, alpha: f64) -> Result<Self> {
+        if counts.feature_count.len() != labels {
+            return Err(Error::Invalid(format!("counts for {} labels, expected {labels}", counts.feature_count.len())));
+        }
+        if let Some(row) = counts.feature_count.iter().find(|r| r.len() != terms) {
+            return Err(Error::Invalid(format!("a label has {} feature counts, expected {terms}", row.len())));
+        }
+        let mut smoothing = Smoothing::new(labels, terms, alpha);
+        for row in &counts.feature_count {
+            smoothing.push(row.iter().copied());
+        }
+        smoothing.finish(counts.class_count.clone())
+    }
+}
+
+/// Smooths feature counts into log-probabilities as they come, label by label and each label's in feature
+/// order (the order of a model file), so that a file's counts need not be held to be smoothed. The result
+/// is the very same bits as smoothing them all at once.
+pub(crate) struct Smoothing {
+    ln: SmoothedLn,
+    labels: usize,
+    terms: usize,
+    /// `ln(count + alpha)` until [`Smoothing::finish`] subtracts each label's log total.
+    feature_log_prob: Buffer<f64>,
+    /// `ln Σ(count + alpha)` of each label whose counts are all in.
+    log_totals: Vec<f64>,
+    /// Counts of the current label taken so far, and their sum plus alpha each.
+    filled: usize,
+    total: f64,
+    /// Whether every count so far is finite and non-negative.
+    valid: bool,
+}
+
+impl Smoothing {
+    pub(crate) fn new(labels: usize, terms: usize, alpha: f64) -> Self {
+        Self {
+            ln: SmoothedLn::new(alpha),
+            labels,
+            terms,
+            feature_log_prob: Buffer::zeroed(terms * labels),
+            log_totals: Vec::with_capacity(labels),
+            filled: 0,
+            total: 0.0,
+            valid: true,
+        }
+    }
+
+    /// Takes the next counts: the current label's, then, once it has one per term, the next label's.
+    pub(crate) fn push(&mut self, counts: impl Iterator<Item = f64>) {
+        let Self { ln, labels, terms, feature_log_prob, log_totals, .. } = self;
+        let log_prob = &mut **feature_log_prob;
+        let (mut total, mut valid, mut filled) = (self.total, self.valid, self.filled);
+        for count in counts {
+            let label = log_totals.len();
+            assert!(label < *labels, "more counts than labels times terms");
+            // Without early exit (and NaN failing both comparisons), the check costs next to nothing.
+            valid &= (0.0..=f64::MAX).contains(&count);
+            total += count + ln.alpha;
+            log_prob[filled * *labels + label] = ln.ln(count);
+            filled += 1;
+            if filled == *terms {
+                log_totals.push(total.ln());
+                (total, filled) = (0.0, 0);
+            }
+        }
+        (self.total, self.valid, self.filled) = (total, valid, filled);
+    }
+
+    /// The smoothed counts, once every label's are in, with the priors from `class_count`.
+    pub(crate) fn finish(mut self, class_count: Vec<u64>) -> Result<Smoothed> {
         let invalid = |m: String| Err(Error::Invalid(m));
-        let Counts { class_count, feature_count } = &counts;
-        if class_count.len() != labels || feature_count.len() != labels {
-            return invalid(format!("counts for {} labels, expected {labels}", class_count.len()));
+        if class_count.len() != self.labels {
+            return invalid(format!("counts for {} labels, expected {}", class_count.len(), self.labels));
         }
-        if let Some(row) = feature_count.iter().find(|r| r.len() != terms) {
-            return invalid(format!("a label has {} feature counts, expected {terms}", row.len()));
-        }
-        // Without early exit (and NaN failing both comparisons), the check is a vectorised pass.
-        let valid = |counts: &Buffer<f64>| counts.iter().fold(true, |ok, c| ok & (0.0..=f64::MAX).contains(c));
-        if !feature_count.iter().all(valid) {
+        assert!(self.terms == 0 || self.log_totals.len() == self.labels, "every label's counts are smoothed");
+        if !self.valid {
             return invalid("feature counts must be finite and non-negative".into());
         }
         // Counts beyond 2^53 are not exact in f64 and leave no room for updates; a sum that large is a
@@ -107,17 +189,13 @@ impl Smoothed {
             return invalid("no training sentences are counted".into());
         }
         let log_prior = class_count.iter().map(|&n| (n as f64 / total as f64).ln()).collect();
-        let log_totals: Vec<f64> =
-            feature_count.iter().map(|counts| counts.iter().map(|c| c + alpha).sum::<f64>().ln()).collect();
-        let smoothed = SmoothedLn::new(alpha);
-        // Feature-major, as the log-probabilities are laid out: written front to back.
-        let mut feature_log_prob = Buffer::zeroed(terms * labels);
-        for (feature, row) in feature_log_prob.chunks_exact_mut(labels).enumerate() {
-            for ((p, counts), log_total) in row.iter_mut().zip(feature_count).zip(&log_totals) {
-                *p = smoothed.ln(counts[feature]) - log_total;
+        for row in self.feature_log_prob.chunks_exact_mut(self.labels) {
+            for (p, log_total) in row.iter_mut().zip(&self.log_totals) {
+                *p -= log_total;
             }
         }
-        Ok(Self { counts, log_prior, feature_log_prob, terms, alpha })
+        let Self { feature_log_prob, terms, ln, .. } = self;
+        Ok(Smoothed { class_count, log_prior, feature_log_prob, terms, alpha: ln.alpha })
     }
 }
 
@@ -190,14 +268,9 @@ impl Model {
         trainer.finish()
     }
 
-    /// Where this model came from: its parent model and the data files that went into it.
-    pub fn lineage(&self) -> &Lineage {
-        &self.lineage
-    }
-
     /// Records where this model came from.
     pub fn set_lineage(&mut self, lineage: Lineage) {
-        self.lineage = lineage;
+        self.classifier.lineage = lineage;
     }
 
     /// Assembles a model from its stored parts, checking that they fit together.
@@ -208,11 +281,19 @@ impl Model {
         counts: Counts,
         training_data: String,
     ) -> Result<Self> {
-        let smoothed = Smoothed::new(counts, labels.len(), vocabulary.len(), params.alpha())?;
-        Self::from_smoothed(params, vocabulary, labels, smoothed, training_data)
+        let smoothed = Smoothed::new(&counts, labels.len(), vocabulary.len(), params.alpha())?;
+        let classifier = Classifier::from_smoothed(params, vocabulary, labels, smoothed, training_data)?;
+        Ok(Self { classifier, feature_count: counts.feature_count })
     }
 
-    /// Assembles a model from a vocabulary and counts smoothed for it (see [`Smoothed::new`]).
+    /// Summed feature values per label, `[label][feature]`.
+    pub fn feature_count(&self) -> &[Buffer<f64>] {
+        &self.feature_count
+    }
+}
+
+impl Classifier {
+    /// Assembles a classifier from a vocabulary and counts smoothed for it (see [`Smoothed::new`]).
     pub(crate) fn from_smoothed(
         params: ValidTrainParams,
         vocabulary: Vocabulary,
@@ -223,8 +304,7 @@ impl Model {
         if labels.is_empty() || labels.windows(2).any(|w| w[0] >= w[1]) {
             return Err(Error::Invalid("labels must be non-empty, sorted and unique".into()));
         }
-        let Smoothed { counts: Counts { class_count, feature_count }, log_prior, feature_log_prob, terms, alpha } =
-            smoothed;
+        let Smoothed { class_count, log_prior, feature_log_prob, terms, alpha } = smoothed;
         if labels.len() != class_count.len() || vocabulary.len() != terms || alpha != params.alpha() {
             return Err(Error::Invalid("counts smoothed for another model".into()));
         }
@@ -233,12 +313,16 @@ impl Model {
             vocabulary,
             labels,
             class_count,
-            feature_count,
             training_data,
             lineage: Lineage::default(),
             log_prior,
             feature_log_prob,
         })
+    }
+
+    /// Where this model came from: its parent model and the data files that went into it.
+    pub fn lineage(&self) -> &Lineage {
+        &self.lineage
     }
 
     /// The labels, sorted; every probability vector follows this order.
@@ -259,11 +343,6 @@ impl Model {
     /// Training sentences per label.
     pub fn class_count(&self) -> &[u64] {
         &self.class_count
-    }
-
-    /// Summed feature values per label, `[label][feature]`.
-    pub fn feature_count(&self) -> &[Buffer<f64>] {
-        &self.feature_count
     }
 
     /// BLAKE3 hash (hex) of the training sentences and labels, in training order.
