@@ -193,7 +193,7 @@ impl GramTrie {
 /// adjacent stem pairs are not in the vocabulary; the filter, small enough to stay in cache, rules most of
 /// them out without touching the trie's much larger child map.
 #[derive(Debug, Clone, Default)]
-struct EdgeFilter {
+pub struct EdgeFilter {
     bits: Buffer<u64>,
     shift: u32,
 }
@@ -211,6 +211,11 @@ impl EdgeFilter {
         filter
     }
 
+    /// The filter over the edges of a stored vocabulary's children, `(parent, stem)` by id.
+    pub fn of_children(children: &[(u32, u32)]) -> Self {
+        Self::new(children.iter().map(|&(parent, stem)| edge(parent, stem)), children.len())
+    }
+
     /// The edge's bit: the top bits of a multiplicative hash.
     fn bit(&self, edge: u64) -> usize {
         (edge.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
@@ -225,6 +230,108 @@ impl EdgeFilter {
     fn may_contain(&self, edge: u64) -> bool {
         let bit = self.bit(edge);
         self.bits[bit / 64] & (1 << (bit % 64)) != 0
+    }
+}
+
+/// A stored vocabulary indexed in stages, so that a loader can index its stems as soon as they are read,
+/// its children once their section is, and the filter over their edges on another thread meanwhile:
+/// `StemIndex::new(..)?.with_children(..)?.with_filter(EdgeFilter::of_children(..))`. Each stage checks
+/// its part (see [`Vocabulary::from_stored`]).
+pub struct StemIndex {
+    /// The stems indexed; no children yet.
+    trie: GramTrie,
+    terms: u32,
+    /// The stems' nodes, in order.
+    stem_nodes: Vec<u32>,
+}
+
+impl StemIndex {
+    /// Indexes the stem nodes of a stored vocabulary of `terms` terms that has `children` other nodes.
+    pub fn new(terms: u32, stems: &[(u32, String)], children: usize) -> Result<Self, String> {
+        let nodes = stems.len() + children;
+        if nodes >= MAX_NODES {
+            return Err("vocabulary has more than 2^32 n-grams".into());
+        }
+        if terms as usize > nodes {
+            return Err(format!("vocabulary has {terms} terms but {nodes} n-grams"));
+        }
+        let mut trie = GramTrie { nodes: nodes as u32, ..GramTrie::default() };
+        trie.stems.reserve(stems.len());
+        let mut stem_nodes = Vec::with_capacity(stems.len());
+        for (node, stem) in stems {
+            if stem_nodes.last().is_some_and(|&last| *node <= last) || *node as usize >= nodes {
+                return Err(format!("stem node {node} is out of order or out of range"));
+            }
+            if stem.is_empty() || stem.contains(' ') || trie.stems.get(stem).is_some() {
+                return Err(format!("stem {stem:?} is empty, holds a space or comes twice"));
+            }
+            trie.stems.insert(stem, *node);
+            stem_nodes.push(*node);
+        }
+        Ok(Self { trie, terms, stem_nodes })
+    }
+
+    /// Adds the other nodes, `(parent, stem)` by id, checking that they form a trie over the stems.
+    pub fn with_children(self, children: &[(u32, u32)]) -> Result<ChildIndex, String> {
+        let Self { mut trie, terms, stem_nodes } = self;
+        let nodes = trie.len();
+        if stem_nodes.len() + children.len() != nodes {
+            return Err(format!("{} n-grams stored, {nodes} expected", stem_nodes.len() + children.len()));
+        }
+        // The scratch tables are buffers on huge pages: a large model has millions of nodes.
+        let mut parents_buffer = Buffer::<u32>::zeroed(nodes);
+        let parents = &mut *parents_buffer;
+        for &node in &stem_nodes {
+            parents[node as usize] = NO_PARENT;
+        }
+        // The children are the nodes that are not stems, in id order.
+        // (stems are distinct nodes, so there are exactly as many as stored children).
+        let mut child_nodes = Buffer::<u32>::zeroed(children.len());
+        let not_stems = (0..nodes as u32).filter(|&node| parents[node as usize] != NO_PARENT);
+        for (slot, node) in child_nodes.iter_mut().zip(not_stems) {
+            *slot = node;
+        }
+        for (&node, &(parent, stem)) in child_nodes.iter().zip(children) {
+            if parent as usize >= nodes || parents.get(stem as usize) != Some(&NO_PARENT) {
+                return Err(format!("n-gram node {node} extends node {parent} by node {stem}, which is not a stem"));
+            }
+        }
+        for (&node, &(parent, _)) in child_nodes.iter().zip(children) {
+            parents[node as usize] = parent;
+        }
+        // Every node must reach a stem within MAX_NGRAM - 1 steps (which also rules out cycles).
+        for start in 0..nodes {
+            let mut node = start;
+            for _ in 1..MAX_NGRAM {
+                node = match parents[node] {
+                    NO_PARENT => break,
+                    parent => parent as usize,
+                };
+            }
+            if parents[node] != NO_PARENT {
+                return Err(format!("n-gram node {start} is longer than {MAX_NGRAM} stems or part of a cycle"));
+            }
+        }
+        let entries = child_nodes.iter().zip(children).map(|(&node, &(parent, stem))| (edge(parent, stem), node));
+        trie.children.extend(entries);
+        if trie.children.len() != children.len() {
+            return Err("vocabulary holds an n-gram twice".into());
+        }
+        Ok(ChildIndex { trie, terms })
+    }
+}
+
+/// A stored vocabulary's trie, checked, waiting for its edge filter (see [`StemIndex`]).
+pub struct ChildIndex {
+    trie: GramTrie,
+    terms: u32,
+}
+
+impl ChildIndex {
+    /// The vocabulary, once `edges` is the filter over its stored children's edges.
+    pub fn with_filter(self, edges: EdgeFilter) -> Vocabulary {
+        let index = TermIndex { trie: self.trie, edges };
+        Vocabulary { len: self.terms as usize, index, terms: OnceLock::new(), identity: Vocabulary::new_identity() }
     }
 }
 
@@ -403,10 +510,15 @@ impl Vocabulary {
     }
 
     /// A vocabulary from its stored form, checked: ids in range, each stem and each n-gram once, every
-    /// n-gram at most [`MAX_NGRAM`] stems long.
+    /// n-gram at most [`MAX_NGRAM`] stems long. ([`StemIndex`] does the same in stages.)
     pub fn from_stored(stored: &StoredVocabulary) -> Result<Self, String> {
-        let index = TermIndex::from_stored(stored)?;
-        Ok(Self { len: stored.terms as usize, index, terms: OnceLock::new(), identity: Self::new_identity() })
+        Self::from_stored_parts(stored.terms, &stored.stems, &stored.children)
+    }
+
+    /// [`Vocabulary::from_stored`] from the parts of a stored vocabulary.
+    pub fn from_stored_parts(terms: u32, stems: &[(u32, String)], children: &[(u32, u32)]) -> Result<Self, String> {
+        let trie = StemIndex::new(terms, stems, children.len())?.with_children(children)?;
+        Ok(trie.with_filter(EdgeFilter::of_children(children)))
     }
 
     /// The stored form (stems and children by node id, so the same vocabulary always gives the same form).
@@ -489,69 +601,6 @@ impl TermIndex {
             trie.children.extend(edges.into_iter());
         }
         Self::filtered(trie)
-    }
-
-    /// Rebuilds the index of a stored vocabulary, checking it (see [`Vocabulary::from_stored`]).
-    fn from_stored(stored: &StoredVocabulary) -> Result<Self, String> {
-        let StoredVocabulary { terms, stems, children } = stored;
-        let nodes = stems.len() + children.len();
-        if nodes >= MAX_NODES {
-            return Err("vocabulary has more than 2^32 n-grams".into());
-        }
-        if *terms as usize > nodes {
-            return Err(format!("vocabulary has {terms} terms but {nodes} n-grams"));
-        }
-        let mut trie = GramTrie { nodes: nodes as u32, ..GramTrie::default() };
-        // The scratch tables are buffers on huge pages: a large model has millions of nodes.
-        let mut parents_buffer = Buffer::<u32>::zeroed(nodes);
-        let parents = &mut *parents_buffer;
-        trie.stems.reserve(stems.len());
-        let mut next = 0;
-        for (node, stem) in stems {
-            if *node < next || *node as usize >= nodes {
-                return Err(format!("stem node {node} is out of order or out of range"));
-            }
-            if stem.is_empty() || stem.contains(' ') || trie.stems.get(stem).is_some() {
-                return Err(format!("stem {stem:?} is empty, holds a space or comes twice"));
-            }
-            trie.stems.insert(stem, *node);
-            parents[*node as usize] = NO_PARENT;
-            next = node + 1;
-        }
-        // The children are the nodes that are not stems, in id order.
-        // (stems are distinct nodes, so there are exactly as many as stored children).
-        let mut child_nodes = Buffer::<u32>::zeroed(children.len());
-        let not_stems = (0..nodes as u32).filter(|&node| parents[node as usize] != NO_PARENT);
-        for (slot, node) in child_nodes.iter_mut().zip(not_stems) {
-            *slot = node;
-        }
-        for (&node, &(parent, stem)) in child_nodes.iter().zip(children) {
-            if parent as usize >= nodes || parents.get(stem as usize) != Some(&NO_PARENT) {
-                return Err(format!("n-gram node {node} extends node {parent} by node {stem}, which is not a stem"));
-            }
-        }
-        for (&node, &(parent, _)) in child_nodes.iter().zip(children) {
-            parents[node as usize] = parent;
-        }
-        // Every node must reach a stem within MAX_NGRAM - 1 steps (which also rules out cycles).
-        for start in 0..nodes {
-            let mut node = start;
-            for _ in 1..MAX_NGRAM {
-                node = match parents[node] {
-                    NO_PARENT => break,
-                    parent => parent as usize,
-                };
-            }
-            if parents[node] != NO_PARENT {
-                return Err(format!("n-gram node {start} is longer than {MAX_NGRAM} stems or part of a cycle"));
-            }
-        }
-        let entries = child_nodes.iter().zip(children).map(|(&node, &(parent, stem))| (edge(parent, stem), node));
-        trie.children.extend(entries);
-        if trie.children.len() != children.len() {
-            return Err("vocabulary holds an n-gram twice".into());
-        }
-        Ok(Self::filtered(trie))
     }
 
     /// The index of `trie`, with the filter over its edges.

@@ -17,12 +17,15 @@
 use std::io::Read;
 use std::num::NonZeroUsize;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
+use std::thread::{Scope, ScopedJoinHandle};
 
 use serde::{Deserialize, Serialize};
 
 use super::{Classifier, Lineage, Model, Smoothing};
 use crate::error::{Error, Result};
-use crate::features::{StoredVocabulary, Vocabulary};
+use crate::features::{ChildIndex, EdgeFilter, StemIndex, StoredVocabulary, Vocabulary};
 use crate::memory::Buffer;
 use crate::params::ValidTrainParams;
 use crate::text::tokens::TOKENIZER_ID;
@@ -235,23 +238,24 @@ fn read<T: Loaded>(
         return Err(fail(format!("corrupt model file: {len} bytes, expected {expected_len}")));
     }
     reader.payload = Some((blake3::Hasher::new(), declared));
-    let head = parse_head(&mut reader);
+    let header = parse_header(&mut reader);
     let (model, reader) = std::thread::scope(|scope| {
-        // With two threads or more, the vocabulary is indexed while the counts are read and smoothed.
-        let (header, indexing) = match head {
-            Ok(Head { header, vocabulary }) if threads.get() > 1 => {
-                (Ok(header), Some(Indexing::Thread(scope.spawn(move || Vocabulary::from_stored(&vocabulary)))))
+        let mut header = header;
+        let indexing = header.as_mut().ok().map(|header| Indexing::start(scope, threads, header));
+        let parsed = header.and_then(|header| {
+            let children = Arc::new(parse_children(&mut reader, &header)?);
+            if let Some(indexing) = &indexing {
+                indexing.send(&children);
             }
-            Ok(Head { header, vocabulary }) => (Ok(header), Some(Indexing::Here(vocabulary))),
-            Err(e) => (Err(e), None),
-        };
-        let parsed = header.and_then(|header| parse_counts(&mut reader, &header, T::KEEPS_COUNTS).map(|c| (header, c)));
+            let counts = parse_counts(&mut reader, &header, T::KEEPS_COUNTS)?;
+            Ok((header, children, counts))
+        });
         std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
         let (payload_hash, _) = reader.payload.take().expect("the payload is being read");
         let stored_hash: [u8; HASH_LEN] = reader.fill([0; HASH_LEN])?;
         // A payload that does not decode is reported only once its checksum has been checked: a corrupt
         // file is named as such, whatever its damage looks like to the decoder.
-        let (header, (smoothing, feature_count)) = match parsed {
+        let (header, children, (smoothing, feature_count)) = match parsed {
             Err(Parse::Io(e)) => return Err(Error::io(path, e)),
             _ if payload_hash.finalize().as_bytes() != &stored_hash => {
                 return Err(fail("corrupt model file: checksum mismatch".into()));
@@ -259,8 +263,8 @@ fn read<T: Loaded>(
             Err(Parse::Corrupt(message)) => return Err(fail(format!("corrupt model file: {message}"))),
             Ok(parsed) => parsed,
         };
-        let indexing = indexing.expect("a payload with counts has a vocabulary");
-        let classifier = into_classifier(header, smoothing, indexing).map_err(fail)?;
+        let indexing = indexing.expect("a payload with counts has a header");
+        let classifier = into_classifier(header, &children, smoothing, indexing).map_err(fail)?;
         Ok((T::assemble(classifier, feature_count), reader))
     })?;
     Ok((model, reader.file.map(|hasher| hasher.finalize())))
@@ -283,38 +287,68 @@ impl From<std::io::Error> for Parse {
     }
 }
 
-/// The start of a payload: its header and the vocabulary it stores, read before the counts.
-struct Head {
-    header: Header,
-    vocabulary: StoredVocabulary,
-}
-
-/// A stored vocabulary being indexed on a thread of its own, or to be indexed on this one.
+/// A stored vocabulary being indexed: on a thread of its own, or on this one once the file is read.
 enum Indexing<'scope> {
-    Thread(std::thread::ScopedJoinHandle<'scope, std::result::Result<Vocabulary, String>>),
-    Here(StoredVocabulary),
+    /// The thread indexes the stems while their children are read, then the children it is sent while
+    /// the counts are read; this thread builds the filter over the children's edges meanwhile.
+    Thread {
+        thread: ScopedJoinHandle<'scope, std::result::Result<ChildIndex, String>>,
+        children: SyncSender<Arc<Vec<(u32, u32)>>>,
+    },
+    /// Indexed here, after the counts.
+    Here { terms: u32, stems: Vec<(u32, String)> },
 }
 
-impl Indexing<'_> {
-    /// The indexed vocabulary, and the result of `beside` run while it is being indexed.
-    fn finish<T>(self, beside: impl FnOnce() -> T) -> (std::result::Result<Vocabulary, String>, T) {
+impl<'scope> Indexing<'scope> {
+    /// Starts indexing the vocabulary of `header`, taking its stems (on a thread of its own when
+    /// `threads` allows).
+    fn start<'env>(scope: &'scope Scope<'scope, 'env>, threads: NonZeroUsize, header: &mut Header) -> Self {
+        let (terms, stems, children) = (header.terms, std::mem::take(&mut header.stems), header.children as usize);
+        if threads.get() == 1 {
+            return Indexing::Here { terms, stems };
+        }
+        let (send, receive) = std::sync::mpsc::sync_channel::<Arc<Vec<(u32, u32)>>>(1);
+        let thread = scope.spawn(move || {
+            let index = StemIndex::new(terms, &stems, children)?;
+            drop(stems);
+            // No children means the file could not be read: its error is the one reported.
+            let children = receive.recv().map_err(|_| "the vocabulary's children were not read".to_owned())?;
+            index.with_children(&children)
+        });
+        Indexing::Thread { thread, children: send }
+    }
+
+    /// Hands the stored children to the indexing thread, if there is one.
+    fn send(&self, children: &Arc<Vec<(u32, u32)>>) {
+        if let Indexing::Thread { children: send, .. } = self {
+            // A thread that hung up has failed on the stems already, and says so when joined.
+            let _ = send.send(Arc::clone(children));
+        }
+    }
+
+    /// The indexed vocabulary with the stored `children`, and the result of `beside` run while it is
+    /// being indexed.
+    fn finish<T>(
+        self,
+        children: &[(u32, u32)],
+        beside: impl FnOnce() -> T,
+    ) -> (std::result::Result<Vocabulary, String>, T) {
         match self {
-            Indexing::Thread(thread) => {
+            Indexing::Thread { thread, children: sender } => {
+                // Sent already; dropped so that a thread still waiting for them stops instead of hanging.
+                drop(sender);
+                let edges = EdgeFilter::of_children(children);
                 let result = beside();
-                (thread.join().expect("indexing a vocabulary does not panic"), result)
+                let index = thread.join().expect("indexing a vocabulary does not panic");
+                (index.map(|index| index.with_filter(edges)), result)
             }
-            Indexing::Here(stored) => {
-                let vocabulary = Vocabulary::from_stored(&stored);
-                drop(stored);
-                (vocabulary, beside())
-            }
+            Indexing::Here { terms, stems } => (Vocabulary::from_stored_parts(terms, &stems, children), beside()),
         }
     }
 }
 
-/// Reads the payload's header and the vocabulary's raw section, checking that the sections' sizes add
-/// up to the payload.
-fn parse_head(reader: &mut Hashing<'_, impl Read>) -> std::result::Result<Head, Parse> {
+/// Reads the payload's header, checking that the sections' sizes add up to the payload.
+fn parse_header(reader: &mut Hashing<'_, impl Read>) -> std::result::Result<Header, Parse> {
     let payload = reader.payload.as_ref().map_or(0, |&(_, left)| left);
     let mut header_len = [0; 8];
     reader.read_exact(&mut header_len)?;
@@ -324,17 +358,21 @@ fn parse_head(reader: &mut Hashing<'_, impl Read>) -> std::result::Result<Head, 
     }
     let mut header = vec![0; header_len as usize];
     reader.read_exact(&mut header)?;
-    let mut header: Header = postcard::from_bytes(&header).map_err(|e| Parse::Corrupt(e.to_string()))?;
+    let header: Header = postcard::from_bytes(&header).map_err(|e| Parse::Corrupt(e.to_string()))?;
     let raw = (header.children as u128 + header.labels.len() as u128 * u128::from(header.terms)) * 8;
     if raw != u128::from(payload - 8 - header_len) {
         return Err(Parse::Corrupt("the sections' sizes do not add up to the payload".into()));
     }
+    Ok(header)
+}
+
+/// Reads the vocabulary's raw section: its children, (parent, stem) by id.
+fn parse_children(reader: &mut Hashing<'_, impl Read>, header: &Header) -> std::result::Result<Vec<(u32, u32)>, Parse> {
     let mut children = Vec::with_capacity(header.children as usize);
     reader.chunks(header.children * 8, |chunk| {
         children.extend(chunk.chunks_exact(8).map(|pair| (le_u32(&pair[..4]), le_u32(&pair[4..]))));
     })?;
-    let vocabulary = StoredVocabulary { terms: header.terms, stems: std::mem::take(&mut header.stems), children };
-    Ok(Head { header, vocabulary })
+    Ok(children)
 }
 
 /// Reads the counts' raw section, label by label, through one reused buffer: smoothed as they come, and
@@ -376,6 +414,7 @@ fn le_u32(bytes: &[u8]) -> u32 {
 /// smoothing is finished (side by side, if the index is built on a thread of its own).
 fn into_classifier(
     header: Header,
+    children: &[(u32, u32)],
     smoothing: Smoothing,
     indexing: Indexing<'_>,
 ) -> std::result::Result<Classifier, String> {
@@ -386,7 +425,7 @@ fn into_classifier(
         ));
     }
     let Header { params, labels, class_count, training_data, lineage, .. } = header;
-    let (vocabulary, smoothed) = indexing.finish(|| smoothing.finish(class_count));
+    let (vocabulary, smoothed) = indexing.finish(children, || smoothing.finish(class_count));
     let vocabulary = vocabulary.map_err(|m| format!("corrupt model file: {m}"))?;
     let corrupt = |e: Error| format!("corrupt model file: {e}");
     let classifier = Classifier::from_smoothed(params, vocabulary, labels, smoothed.map_err(corrupt)?, training_data);
@@ -456,7 +495,8 @@ mod tests {
         .iter()
         .map(|(t, l)| Example { text: (*t).into(), label: (*l).into(), ..Example::default() })
         .collect();
-        Model::train(&examples, &TrainParams::default().check().unwrap()).unwrap()
+        // Every n-gram kept: the vocabulary has children (bigrams) as well as stems.
+        Model::train(&examples, &TrainParams { min_df: 1, ..TrainParams::default() }.check().unwrap()).unwrap()
     }
 
     #[test]
@@ -543,6 +583,33 @@ mod tests {
             for message in [as_model.unwrap_err().to_string(), as_classifier.unwrap_err().to_string()] {
                 assert!(message.contains("finite and non-negative"), "{bad}: {message}");
             }
+        }
+    }
+
+    #[test]
+    fn a_broken_vocabulary_gets_the_same_error_on_one_thread_and_two() {
+        let bytes = model().to_bytes();
+        let payload = &bytes[HEADER_LEN..bytes.len() - HASH_LEN];
+        let children = 8 + u64::from_le_bytes(payload[..8].try_into().unwrap()) as usize;
+        let load = |payload: &[u8], threads: usize| {
+            let file = envelope(payload);
+            let threads = NonZeroUsize::new(threads).unwrap();
+            read::<Classifier>(file.as_slice(), file.len() as u64, Path::new("m"), false, threads)
+                .unwrap_err()
+                .to_string()
+        };
+        // A stem holds a space (the indexing thread fails before it is sent the children); the first
+        // n-gram extends its parent by a node that is no stem; the payload ends early.
+        let mut spaced = payload.to_vec();
+        let at = spaced.windows(4).position(|w| w == b"kyiv").expect("the stem kyiv is stored");
+        spaced[at + 1] = b' ';
+        let mut not_a_stem = payload.to_vec();
+        not_a_stem[children + 4..children + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+        let cases = [spaced, not_a_stem, payload[..payload.len() - 4].to_vec()];
+        for (case, expected) in cases.iter().zip(["holds a space", "not a stem", "do not add up"]) {
+            let one = load(case, 1);
+            assert!(one.contains(expected), "{one}");
+            assert_eq!(load(case, 2), one);
         }
     }
 
