@@ -29,8 +29,8 @@ use train::Trainer;
 pub const MAX_SENTENCES: u64 = 1 << 53;
 
 /// Everything needed to classify: vocabulary, labels, priors and smoothed log-probabilities. This is what
-/// `classify` and `report` load: a model file's counts are smoothed as they are read and not kept, which
-/// halves the memory and the loading time of a large model.
+/// `classify` and `report` load: a model file's counts are smoothed as they are read and not kept, so a
+/// large model loads faster and in less memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Classifier {
     params: ValidTrainParams,
