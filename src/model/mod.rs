@@ -75,9 +75,9 @@ pub struct Lineage {
 /// The posterior of every label for one sentence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
-    /// Index of the most probable label in [`Model::labels`].
+    /// Index of the most probable label in [`Classifier::labels`].
     pub label: usize,
-    /// Posterior probability of each label, in [`Model::labels`] order; sums to 1.
+    /// Posterior probability of each label, in [`Classifier::labels`] order; sums to 1.
     pub probabilities: Vec<f64>,
 }
 
