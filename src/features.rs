@@ -193,7 +193,7 @@ impl GramTrie {
 /// adjacent stem pairs are not in the vocabulary; the filter, small enough to stay in cache, rules most of
 /// them out without touching the trie's much larger child map.
 #[derive(Debug, Clone, Default)]
-pub struct EdgeFilter {
+pub(crate) struct EdgeFilter {
     bits: Buffer<u64>,
     shift: u32,
 }
@@ -212,7 +212,7 @@ impl EdgeFilter {
     }
 
     /// The filter over the edges of a stored vocabulary's children, `(parent, stem)` by id.
-    pub fn of_children(children: &[(u32, u32)]) -> Self {
+    pub(crate) fn of_children(children: &[(u32, u32)]) -> Self {
         Self::new(children.iter().map(|&(parent, stem)| edge(parent, stem)), children.len())
     }
 
@@ -237,7 +237,7 @@ impl EdgeFilter {
 /// its children once their section is, and the filter over their edges on another thread meanwhile:
 /// `StemIndex::new(..)?.with_children(..)?.with_filter(EdgeFilter::of_children(..))`. Each stage checks
 /// its part (see [`Vocabulary::from_stored`]).
-pub struct StemIndex {
+pub(crate) struct StemIndex {
     /// The stems indexed; no children yet.
     trie: GramTrie,
     terms: u32,
@@ -247,7 +247,7 @@ pub struct StemIndex {
 
 impl StemIndex {
     /// Indexes the stem nodes of a stored vocabulary of `terms` terms that has `children` other nodes.
-    pub fn new(terms: u32, stems: &[(u32, String)], children: usize) -> Result<Self, String> {
+    pub(crate) fn new(terms: u32, stems: &[(u32, String)], children: usize) -> Result<Self, String> {
         let nodes = stems.len() + children;
         if nodes >= MAX_NODES {
             return Err("vocabulary has more than 2^32 n-grams".into());
@@ -272,7 +272,7 @@ impl StemIndex {
     }
 
     /// Adds the other nodes, `(parent, stem)` by id, checking that they form a trie over the stems.
-    pub fn with_children(self, children: &[(u32, u32)]) -> Result<ChildIndex, String> {
+    pub(crate) fn with_children(self, children: &[(u32, u32)]) -> Result<ChildIndex, String> {
         let Self { mut trie, terms, stem_nodes } = self;
         let nodes = trie.len();
         if stem_nodes.len() + children.len() != nodes {
@@ -322,14 +322,14 @@ impl StemIndex {
 }
 
 /// A stored vocabulary's trie, checked, waiting for its edge filter (see [`StemIndex`]).
-pub struct ChildIndex {
+pub(crate) struct ChildIndex {
     trie: GramTrie,
     terms: u32,
 }
 
 impl ChildIndex {
     /// The vocabulary, once `edges` is the filter over its stored children's edges.
-    pub fn with_filter(self, edges: EdgeFilter) -> Vocabulary {
+    pub(crate) fn with_filter(self, edges: EdgeFilter) -> Vocabulary {
         let index = TermIndex { trie: self.trie, edges };
         Vocabulary { len: self.terms as usize, index, terms: OnceLock::new(), identity: Vocabulary::new_identity() }
     }
@@ -510,7 +510,8 @@ impl Vocabulary {
     }
 
     /// A vocabulary from its stored form, checked: ids in range, each stem and each n-gram once, every
-    /// n-gram at most [`MAX_NGRAM`] stems long. ([`StemIndex`] does the same in stages.)
+    /// n-gram at most [`MAX_NGRAM`] stems long. (The model loader does the same in stages, spread over
+    /// threads.)
     pub fn from_stored(stored: &StoredVocabulary) -> Result<Self, String> {
         Self::from_stored_parts(stored.terms, &stored.stems, &stored.children)
     }
