@@ -275,9 +275,7 @@ impl StemIndex {
     pub(crate) fn with_children(self, children: &[(u32, u32)]) -> Result<ChildIndex, String> {
         let Self { mut trie, terms, stem_nodes } = self;
         let nodes = trie.len();
-        if stem_nodes.len() + children.len() != nodes {
-            return Err(format!("{} n-grams stored, {nodes} expected", stem_nodes.len() + children.len()));
-        }
+        assert_eq!(stem_nodes.len() + children.len(), nodes, "as many children as StemIndex::new was told");
         // The scratch tables are buffers on huge pages: a large model has millions of nodes.
         let mut parents_buffer = Buffer::<u32>::zeroed(nodes);
         let parents = &mut *parents_buffer;

@@ -384,24 +384,22 @@ fn parse_counts(
 ) -> std::result::Result<(Smoothing, Vec<Buffer<f64>>), Parse> {
     let terms = header.terms as usize;
     let mut smoothing = Smoothing::new(header.labels.len(), terms, header.params.alpha());
-    let mut feature_count = Vec::with_capacity(if keep { header.labels.len() } else { 0 });
+    let mut feature_count = Vec::new();
     for _ in &header.labels {
-        let mut counts = Buffer::zeroed(if keep { terms } else { 0 });
+        let mut counts = keep.then(|| Buffer::zeroed(terms));
         let mut filled = 0;
         reader.chunks(u64::from(header.terms) * 8, |chunk| {
             let values = chunk.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")));
             smoothing.push(values.clone());
             // Each chunk from its own offset (a zip over one iterator of slots would drop one per chunk).
-            if keep {
+            if let Some(counts) = &mut counts {
                 for (slot, value) in counts[filled..].iter_mut().zip(values) {
                     *slot = value;
                 }
             }
             filled += chunk.len() / 8;
         })?;
-        if keep {
-            feature_count.push(counts);
-        }
+        feature_count.extend(counts);
     }
     Ok((smoothing, feature_count))
 }
