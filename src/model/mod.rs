@@ -12,6 +12,7 @@
 //! own `predict_proba` does). Ties go to the label that sorts first.
 
 pub mod file;
+mod log_probs;
 pub mod train;
 
 use linfa_bayes::MultinomialNb;
@@ -23,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::features::{Featurizer, SparseRow, Vocabulary};
 use crate::memory::Buffer;
 use crate::params::ValidTrainParams;
+use log_probs::{LnStore, LogProbs};
 use train::Trainer;
 
 /// The most training sentences a model may count (2^53: every count stays exact in f64).
@@ -40,9 +42,8 @@ pub struct Classifier {
     training_data: String,
     lineage: Lineage,
     log_prior: Vec<f64>,
-    /// Smoothed log-probabilities, feature-major: `[feature * labels + label]` (read at random for
-    /// every n-gram of every sentence, so on huge pages).
-    feature_log_prob: Buffer<f64>,
+    /// Smoothed log-probabilities (read at random for every n-gram of every sentence, so on huge pages).
+    feature_log_prob: LogProbs,
 }
 
 /// A trained model: a [`Classifier`] and the per-label feature counts it was smoothed from, which updating,
@@ -94,7 +95,7 @@ impl Prediction {
 pub(crate) struct Smoothed {
     class_count: Vec<u64>,
     log_prior: Vec<f64>,
-    feature_log_prob: Buffer<f64>,
+    feature_log_prob: LogProbs,
     terms: usize,
     alpha: f64,
 }
@@ -120,11 +121,10 @@ impl Smoothed {
 /// order (the order of a model file), so that a file's counts need not be held to be smoothed. The result
 /// is the very same bits as smoothing them all at once.
 pub(crate) struct Smoothing {
-    ln: SmoothedLn,
     labels: usize,
     terms: usize,
     /// `ln(count + alpha)` until [`Smoothing::finish`] subtracts each label's log total.
-    feature_log_prob: Buffer<f64>,
+    ln_counts: LnStore,
     /// `ln Σ(count + alpha)` of each label whose counts are all in.
     log_totals: Vec<f64>,
     /// Counts of the current label taken so far, and their sum plus alpha each.
@@ -137,10 +137,9 @@ pub(crate) struct Smoothing {
 impl Smoothing {
     pub(crate) fn new(labels: usize, terms: usize, alpha: f64) -> Self {
         Self {
-            ln: SmoothedLn::new(alpha),
             labels,
             terms,
-            feature_log_prob: Buffer::zeroed(terms * labels),
+            ln_counts: LnStore::new(labels, terms, alpha),
             log_totals: Vec::with_capacity(labels),
             filled: 0,
             total: 0.0,
@@ -150,16 +149,16 @@ impl Smoothing {
 
     /// Takes the next counts: the current label's, then, once it has one per term, the next label's.
     pub(crate) fn push(&mut self, counts: impl Iterator<Item = f64>) {
-        let Self { ln, labels, terms, feature_log_prob, log_totals, .. } = self;
-        let log_prob = &mut **feature_log_prob;
+        let Self { labels, terms, ln_counts, log_totals, .. } = self;
+        let alpha = ln_counts.alpha();
         let (mut total, mut valid, mut filled) = (self.total, self.valid, self.filled);
         for count in counts {
             let label = log_totals.len();
             assert!(label < *labels, "more counts than labels times terms");
             // Without early exit (and NaN failing both comparisons), the check costs next to nothing.
             valid &= (0.0..=f64::MAX).contains(&count);
-            total += count + ln.alpha;
-            log_prob[filled * *labels + label] = ln.ln(count);
+            total += count + alpha;
+            ln_counts.set(filled, label, count);
             filled += 1;
             if filled == *terms {
                 log_totals.push(total.ln());
@@ -170,7 +169,7 @@ impl Smoothing {
     }
 
     /// The smoothed counts, once every label's are in, with the priors from `class_count`.
-    pub(crate) fn finish(mut self, class_count: Vec<u64>) -> Result<Smoothed> {
+    pub(crate) fn finish(self, class_count: Vec<u64>) -> Result<Smoothed> {
         let invalid = |m: String| Err(Error::Invalid(m));
         if class_count.len() != self.labels {
             return invalid(format!("counts for {} labels, expected {}", class_count.len(), self.labels));
@@ -189,41 +188,10 @@ impl Smoothing {
             return invalid("no training sentences are counted".into());
         }
         let log_prior = class_count.iter().map(|&n| (n as f64 / total as f64).ln()).collect();
-        for row in self.feature_log_prob.chunks_exact_mut(self.labels) {
-            for (p, log_total) in row.iter_mut().zip(&self.log_totals) {
-                *p -= log_total;
-            }
-        }
-        let Self { feature_log_prob, terms, ln, .. } = self;
-        Ok(Smoothed { class_count, log_prior, feature_log_prob, terms, alpha: ln.alpha })
-    }
-}
-
-/// `ln(count + alpha)`, with the values for the small whole counts that make up nearly all of a model
-/// computed once: loading a large model takes millions of these, and a table lookup gives the very same
-/// bits as the logarithm it stores.
-struct SmoothedLn {
-    alpha: f64,
-    small: Vec<f64>,
-}
-
-impl SmoothedLn {
-    /// Whole counts below this are looked up.
-    const SMALL: usize = 1 << 12;
-
-    fn new(alpha: f64) -> Self {
-        Self { alpha, small: (0..Self::SMALL).map(|k| (k as f64 + alpha).ln()).collect() }
-    }
-
-    fn ln(&self, count: f64) -> f64 {
-        // The range check first: the conversion below is then a plain truncation.
-        if count < Self::SMALL as f64 {
-            let whole = count as u32;
-            if f64::from(whole) == count {
-                return self.small[whole as usize];
-            }
-        }
-        (count + self.alpha).ln()
+        let Self { ln_counts, log_totals, terms, .. } = self;
+        let alpha = ln_counts.alpha();
+        let feature_log_prob = ln_counts.finish(&log_totals);
+        Ok(Smoothed { class_count, log_prior, feature_log_prob, terms, alpha })
     }
 }
 
@@ -352,7 +320,7 @@ impl Classifier {
 
     /// Smoothed `ln P(term | label)` for a feature id and a label index.
     pub fn log_prob(&self, feature: usize, label: usize) -> f64 {
-        self.feature_log_prob[feature * self.labels.len() + label]
+        self.feature_log_prob.get(feature, label)
     }
 
     /// A featurizer matching this model's options (one per thread).
@@ -362,16 +330,8 @@ impl Classifier {
 
     /// Unnormalised log posterior of each label (`ln prior + Σ value × ln P(term | label)`) into `out`.
     pub fn joint_log_likelihood(&self, row: &SparseRow, out: &mut [f64]) {
-        let n = self.labels.len();
         out.copy_from_slice(&self.log_prior);
-        // The rows are tens of megabytes apart: fetch them all before summing.
-        crate::features::warm(row.iter().map(|&(feature, _)| self.feature_log_prob[feature as usize * n].to_bits()));
-        for &(feature, value) in row {
-            let probs = &self.feature_log_prob[feature as usize * n..][..n];
-            for (o, p) in out.iter_mut().zip(probs) {
-                *o += value * p;
-            }
-        }
+        self.feature_log_prob.add_row(row, out);
     }
 
     /// Posteriors of every label for a sparse row.
@@ -523,16 +483,6 @@ mod tests {
                 for (a, b) in ours.iter().zip(theirs) {
                     assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{weighting}: {a} vs {b}");
                 }
-            }
-        }
-    }
-
-    #[test]
-    fn the_smoothed_log_table_gives_the_logarithms_bits() {
-        for alpha in [0.3, 1.0, 1e-9] {
-            let table = SmoothedLn::new(alpha);
-            for count in [0.0, -0.0, 1.0, 2.5, 17.0, 4095.0, 4095.5, 4096.0, 1e6, 2f64.powi(52) + 1.0] {
-                assert_eq!(table.ln(count).to_bits(), (count + alpha).ln().to_bits(), "ln({count} + {alpha})");
             }
         }
     }
