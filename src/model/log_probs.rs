@@ -99,9 +99,22 @@ impl LnStore {
     }
 
     /// Sets the count of `feature` under `label`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set(&mut self, feature: usize, label: usize, count: f64) {
         let at = feature * self.labels + label;
+        // The common case inline: a small whole count is its own code.
+        if let Store::Coded { codes, .. } = &mut self.kind
+            && let Some(whole) = self.ln.small_whole(count)
+        {
+            codes[at] = whole as u16;
+            return;
+        }
+        self.set_other(at, count);
+    }
+
+    /// [`LnStore::set`] at index `at` of a count that is not small and whole, or of any count once the
+    /// values are plain.
+    fn set_other(&mut self, at: usize, count: f64) {
         if let Store::Coded { codes, others, other_ln } = &mut self.kind {
             if let Some(code) = Self::code(&self.ln, others, other_ln, count) {
                 codes[at] = code;
@@ -114,13 +127,9 @@ impl LnStore {
         }
     }
 
-    /// The code of `count`: the count itself if it is small and whole, else the code it was given when it
-    /// first came, else the next code, if any is left.
-    #[inline]
+    /// The code of a `count` that is not small and whole: the code it was given when it first came, else
+    /// the next code, if any is left.
     fn code(ln: &SmoothedLn, others: &mut FxHashMap<u64, u16>, other_ln: &mut Vec<f64>, count: f64) -> Option<u16> {
-        if let Some(whole) = ln.small_whole(count) {
-            return Some(whole as u16);
-        }
         if let Some(&code) = others.get(&count.to_bits()) {
             return Some(code);
         }
