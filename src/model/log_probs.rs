@@ -70,15 +70,13 @@ pub(crate) struct LnStore {
     kind: Store,
 }
 
+/// Where the values are kept as they are set: as codes while the counts allow, plain after.
 enum Store {
     /// The code of each count so far; code `k` below [`SmoothedLn::SMALL`] is the whole count `k`, and
     /// each other count gets the next code as it first comes (`others`, with its `ln(count + alpha)` in
     /// `other_ln`).
-    Coded {
-        codes: Buffer<u16>,
-        others: FxHashMap<u64, u16>,
-        other_ln: Vec<f64>,
-    },
+    Coded { codes: Buffer<u16>, others: FxHashMap<u64, u16>, other_ln: Vec<f64> },
+    /// `ln(count + alpha)` of each count, `[feature * labels + label]`.
     Plain(Buffer<f64>),
 }
 
