@@ -141,11 +141,8 @@ impl LnStore {
     #[cold]
     fn switch_to_plain(&mut self) {
         let Store::Coded { codes, other_ln, .. } = &self.kind else { return };
-        let ln_of = |code: u16| match usize::from(code).checked_sub(SmoothedLn::SMALL) {
-            Some(other) => other_ln[other],
-            None => self.ln.small[usize::from(code)],
-        };
-        let values = Buffer::from_exact_iter(codes.iter().map(|&code| ln_of(code)));
+        let ln_of: Vec<f64> = ln_of_codes(&self.ln, other_ln).copied().collect();
+        let values = Buffer::from_exact_iter(codes.iter().map(|&code| ln_of[usize::from(code)]));
         self.kind = Store::Plain(values);
     }
 
@@ -155,9 +152,8 @@ impl LnStore {
         let labels = self.labels;
         match self.kind {
             Store::Coded { codes, other_ln, .. } => {
-                let ln_of_codes = self.ln.small.iter().chain(&other_ln);
-                let values =
-                    ln_of_codes.flat_map(|ln| log_totals.iter().map(move |log_total| ln - log_total)).collect();
+                let ln_of = ln_of_codes(&self.ln, &other_ln);
+                let values = ln_of.flat_map(|ln| log_totals.iter().map(move |log_total| ln - log_total)).collect();
                 LogProbs::Coded { labels, codes, values }
             }
             Store::Plain(mut values) => {
@@ -170,6 +166,11 @@ impl LnStore {
             }
         }
     }
+}
+
+/// `ln(count + alpha)` of every code given so far, in code order: the small whole counts, then the others.
+fn ln_of_codes<'a>(ln: &'a SmoothedLn, other_ln: &'a [f64]) -> impl Iterator<Item = &'a f64> {
+    ln.small.iter().chain(other_ln)
 }
 
 /// `ln(count + alpha)`, with the values for the small whole counts that make up nearly all of a model
