@@ -176,16 +176,16 @@ fn ln_of_codes<'a>(ln: &'a SmoothedLn, other_ln: &'a [f64]) -> impl Iterator<Ite
 /// `ln(count + alpha)`, with the values for the small whole counts that make up nearly all of a model
 /// computed once: loading a large model takes millions of these, and a table lookup gives the very same
 /// bits as the logarithm it stores.
-pub(crate) struct SmoothedLn {
+struct SmoothedLn {
     alpha: f64,
     small: Vec<f64>,
 }
 
 impl SmoothedLn {
     /// Whole counts below this are looked up.
-    pub(crate) const SMALL: usize = 1 << 12;
+    const SMALL: usize = 1 << 12;
 
-    pub(crate) fn new(alpha: f64) -> Self {
+    fn new(alpha: f64) -> Self {
         Self { alpha, small: (0..Self::SMALL).map(|k| (k as f64 + alpha).ln()).collect() }
     }
 
@@ -202,7 +202,7 @@ impl SmoothedLn {
         None
     }
 
-    pub(crate) fn ln(&self, count: f64) -> f64 {
+    fn ln(&self, count: f64) -> f64 {
         match self.small_whole(count) {
             Some(whole) => self.small[whole],
             None => (count + self.alpha).ln(),
