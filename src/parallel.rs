@@ -2,11 +2,13 @@
 //!
 //! The calling thread reads the input (readers such as stdin need not be `Send`) and consumes the results
 //! (writers need not be either); with `N` threads it is one of them: `N - 1` workers compute, and the
-//! calling thread works a batch itself whenever the workers have enough waiting, so `N` threads keep `N`
-//! cores busy (a reader beside `N` workers would share a core with one of them). Batches are numbered as
-//! they are read and results are passed on strictly in that order, so the output is byte-identical
-//! whatever the number of threads. At most [`IN_FLIGHT_PER_THREAD`] batches per thread are read ahead, so
-//! memory is bounded by the batch size, never by the input size.
+//! calling thread works a batch itself whenever the workers have enough waiting, and takes the batches
+//! still queued once the input is read (rather than wait while a worker gets through them at the end),
+//! so `N` threads keep `N` cores busy to the last batch (a reader beside `N` workers would share a core
+//! with one of them). Batches are numbered as they are read and results are passed on strictly in that
+//! order, so the output is byte-identical whatever the number of threads. At most
+//! [`IN_FLIGHT_PER_THREAD`] batches per thread are read ahead, so memory is bounded by the batch size,
+//! never by the input size.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
@@ -78,7 +80,10 @@ where
                 }
             });
         }
-        drop((batches_rx, results_tx));
+        // The calling thread keeps a receiver: once it has nothing to read, it works the queued batches
+        // instead of waiting for a worker to get to them.
+        let queued = batches_rx;
+        drop(results_tx);
 
         let mut own_state = None;
         let mut waiting: BTreeMap<usize, R> = BTreeMap::new();
@@ -102,6 +107,12 @@ where
             }
             if sunk == sent {
                 break;
+            }
+            if let Ok((seq, batch)) = queued.try_recv() {
+                let state = own_state.get_or_insert_with(&init);
+                waiting.insert(seq, work(state, batch));
+                waiting.extend(results.try_iter());
+                continue;
             }
             let (seq, result) = results.recv().expect("a worker thread panicked");
             waiting.insert(seq, result);
@@ -198,6 +209,31 @@ mod tests {
         let seen = seen.into_inner().unwrap();
         assert_eq!(seen.len(), 2, "one worker and the calling thread");
         assert!(seen.contains(&std::thread::current().id()));
+    }
+
+    #[test]
+    fn the_calling_thread_works_the_queued_batches_once_the_input_is_read() {
+        // The worker is slow: once everything is read, the calling thread takes the batches still queued
+        // for it instead of waiting, so the worker works only the batch it holds (at most one).
+        let caller = std::thread::current().id();
+        let on_worker = std::sync::atomic::AtomicUsize::new(0);
+        let result = map_ordered(
+            (0..6u64).map(Ok::<u64, String>),
+            NonZeroUsize::new(2).unwrap(),
+            Batching { weight: usize::MAX, items: 1 },
+            |_| 1,
+            || (),
+            |(), batch| {
+                if std::thread::current().id() != caller {
+                    on_worker.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                batch
+            },
+            |_| Ok(()),
+        );
+        assert_eq!(result, Ok(()));
+        assert!(on_worker.into_inner() <= 1, "the worker was left the queued batches");
     }
 
     #[test]
