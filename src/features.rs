@@ -8,6 +8,7 @@
 //! thousands, so nothing ever builds a dense row over the whole vocabulary.
 
 mod flat;
+mod shared;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +17,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 pub use flat::{FlatKey, FlatMap};
+pub use shared::SharedWords;
 
 use crate::memory::Buffer;
 use crate::params::{FeatureOptions, MAX_NGRAM};
@@ -329,7 +331,14 @@ impl ChildIndex {
     /// The vocabulary, once `edges` is the filter over its stored children's edges.
     pub(crate) fn with_filter(self, edges: EdgeFilter) -> Vocabulary {
         let index = TermIndex { trie: self.trie, edges };
-        Vocabulary { len: self.terms as usize, index, terms: OnceLock::new(), identity: Vocabulary::new_identity() }
+        let identity = Vocabulary::new_identity();
+        Vocabulary {
+            len: self.terms as usize,
+            index,
+            terms: OnceLock::new(),
+            identity,
+            shared_words: Default::default(),
+        }
     }
 }
 
@@ -371,10 +380,12 @@ pub fn for_each_gram(
 }
 
 /// Caches the code of every raw word seen (its stem's node, [`STOP_WORD`] or [`UNKNOWN_STEM`]) for one
-/// trie: a hit skips lower-casing, normalising and stemming. A bounded cache holds up to its limit of
-/// words in one table allocated at full size, and starts afresh when full: the frequent words come
-/// back within a few sentences, and memory is the same on any input, small or large (a cache that kept
-/// an older generation beside the current one would add a second table only on large inputs).
+/// trie: a hit skips lower-casing, normalising and stemming. Given a [`SharedWords`] table, it looks
+/// words up there first and caches new ones there, so threads stem each word once between them; it keeps
+/// only what the shared table has no room for (and words too long to pack). A bounded cache holds up to
+/// its limit of words in one table allocated at full size, and starts afresh when full: the frequent
+/// words come back within a few sentences, and memory is the same on any input, small or large (a cache
+/// that kept an older generation beside the current one would add a second table only on large inputs).
 #[derive(Debug)]
 pub struct WordCache {
     words: StrMap,
@@ -391,8 +402,9 @@ impl Default for WordCache {
 }
 
 impl WordCache {
-    /// Words held by default (an 8 MB table; twice that measured no faster on 100 MB and 1 GB).
-    pub const LIMIT: usize = 1 << 17;
+    /// Words held by default: a 4 MB table, beside a shared table that holds the first
+    /// [`Vocabulary::SHARED_WORDS`] words of a run.
+    pub const LIMIT: usize = 1 << 16;
 
     /// A cache of at most `limit` words.
     pub fn bounded(limit: usize) -> Self {
@@ -412,12 +424,14 @@ impl WordCache {
         }
     }
 
-    /// Appends the codes of `sentence`'s words to `out`, stop words left out; a word not cached is
-    /// stemmed by `tokenizer` and its stem resolved by `resolve`.
+    /// Appends the codes of `sentence`'s words to `out`, stop words left out; a word not cached (here or
+    /// in `shared`, which must serve the same trie and tokenizer settings) is stemmed by `tokenizer` and
+    /// its stem resolved by `resolve`.
     pub fn encode(
         &mut self,
         sentence: &str,
         tokenizer: &Tokenizer,
+        shared: Option<&SharedWords>,
         mut resolve: impl FnMut(&str) -> u32,
         out: &mut Vec<u32>,
     ) {
@@ -425,29 +439,39 @@ impl WordCache {
         for word in words(sentence) {
             self.pending.push((word.span.start as u32, word.span.end as u32, pack(word.text)));
         }
-        warm(self.pending.iter().map(|&(_, _, packed)| self.words.short.touch(packed)));
+        match shared {
+            Some(shared) => warm(self.pending.iter().map(|&(_, _, packed)| shared.touch(packed))),
+            None => warm(self.pending.iter().map(|&(_, _, packed)| self.words.short.touch(packed))),
+        }
         for &(start, end, packed) in &self.pending {
             let word = &sentence[start as usize..end as usize];
-            let code = match self.words.get_packed(packed, word) {
-                Some(code) => code,
-                None => {
-                    let code = tokenizer.stem(word).map_or(STOP_WORD, |stem| resolve(&stem));
-                    if self.words.len() >= self.limit {
-                        self.words.clear();
-                    }
-                    if self.limit != usize::MAX && self.words.is_empty() {
-                        // Full size at once: the table never rehashes, and its memory is the same however
-                        // many words arrive (the kernel hands the pages over as they are touched).
-                        self.words.reserve(self.limit);
-                    }
-                    self.words.insert_packed(packed, word, code);
-                    code
+            let shared = shared.filter(|_| packed != LONG);
+            let cached = shared.and_then(|shared| shared.get(packed)).or_else(|| self.words.get_packed(packed, word));
+            let code = cached.unwrap_or_else(|| {
+                let code = tokenizer.stem(word).map_or(STOP_WORD, |stem| resolve(&stem));
+                if !shared.is_some_and(|shared| shared.insert(packed, code)) {
+                    Self::keep(&mut self.words, self.limit, packed, word, code);
                 }
-            };
+                code
+            });
             if code != STOP_WORD {
                 out.push(code);
             }
         }
+    }
+
+    /// Caches the code of `word` (packed as `packed`) in `words`, which holds up to `limit` words and
+    /// starts afresh when full.
+    fn keep(words: &mut StrMap, limit: usize, packed: u128, word: &str, code: u32) {
+        if words.len() >= limit {
+            words.clear();
+        }
+        if limit != usize::MAX && words.is_empty() {
+            // Full size at once: the table never rehashes, and its memory is the same however many words
+            // arrive (the kernel hands the pages over as they are touched).
+            words.reserve(limit);
+        }
+        words.insert_packed(packed, word, code);
     }
 }
 
@@ -464,6 +488,8 @@ pub struct Vocabulary {
     /// never needs them, and a million strings are a tenth of a second and a hundred megabytes).
     terms: OnceLock<Vec<String>>,
     identity: u64,
+    /// The word caches its featurizers share, one per stop-word setting (which changes words' codes).
+    shared_words: [OnceLock<SharedWords>; 2],
 }
 
 /// A vocabulary as a model file stores it: its trie, without the term names. Nodes `0..terms` are the
@@ -504,7 +530,8 @@ impl Vocabulary {
     /// A vocabulary from sorted, unique, well-formed terms (stems joined by single spaces).
     pub(crate) fn from_sorted(terms: Vec<String>) -> Self {
         let index = TermIndex::new(&terms);
-        Self { len: terms.len(), index, terms: OnceLock::from(terms), identity: Self::new_identity() }
+        let identity = Self::new_identity();
+        Self { len: terms.len(), index, terms: OnceLock::from(terms), identity, shared_words: Default::default() }
     }
 
     /// A vocabulary from its stored form, checked: ids in range, each stem and each n-gram once, every
@@ -528,6 +555,16 @@ impl Vocabulary {
         children.sort_unstable();
         let children = children.into_iter().map(|(_, edge)| ((edge >> 32) as u32, edge as u32)).collect();
         StoredVocabulary { terms: self.len as u32, stems, children }
+    }
+
+    /// Words the shared word cache of a vocabulary holds (an 8 MB table): the first words of a run,
+    /// which are nearly all the frequent ones.
+    pub const SHARED_WORDS: usize = 1 << 17;
+
+    /// The word cache shared by the featurizers of this vocabulary that have the stop-word setting
+    /// `stop_words`.
+    fn shared_words(&self, stop_words: bool) -> &SharedWords {
+        self.shared_words[usize::from(stop_words)].get_or_init(|| SharedWords::new(Self::SHARED_WORDS))
     }
 
     fn new_identity() -> u64 {
@@ -673,7 +710,8 @@ impl Featurizer {
         words.serve(vocabulary.identity);
         tokens.clear();
         let TermIndex { trie, edges } = &vocabulary.index;
-        words.encode(sentence, tokenizer, |stem| trie.stem(stem).unwrap_or(UNKNOWN_STEM), tokens);
+        let shared = vocabulary.shared_words(options.stop_words);
+        words.encode(sentence, tokenizer, Some(shared), |stem| trie.stem(stem).unwrap_or(UNKNOWN_STEM), tokens);
         let pairs = || tokens.windows(2).map(|pair| edge(pair[0], pair[1]));
         warm(pairs().map(|pair| edges.touch(pair)));
         warm(pairs().filter(|&pair| edges.may_contain(pair)).map(|pair| trie.children.touch(pair)));
@@ -734,7 +772,7 @@ mod tests {
         let tokenizer = Tokenizer::new(false);
         let mut trie = GramTrie::default();
         let mut tokens = Vec::new();
-        WordCache::default().encode(s, &tokenizer, |stem| trie.intern_stem(stem), &mut tokens);
+        WordCache::default().encode(s, &tokenizer, None, |stem| trie.intern_stem(stem), &mut tokens);
         let mut nodes = Vec::new();
         let orders = (usize::from(lo), usize::from(hi));
         for_each_gram(&tokens, orders, |p, c| Some(trie.intern_child(p, c)), |node| nodes.push(node));
@@ -760,6 +798,25 @@ mod tests {
             ["attack", "deni", "deni attack", "kyiv", "kyiv deni"]
         );
         assert_eq!(names(f.features("Kyiv firmly denied the attack", &v)), ["attack", "deni", "deni attack", "kyiv"]);
+    }
+
+    #[test]
+    fn featurizers_of_one_vocabulary_share_the_words_they_stem() {
+        let v = vocabulary(&["kyiv", "kyiv deni", "deni", "attack"]);
+        let mut first = Featurizer::new(options(1, 2));
+        let row = first.transform("Kyiv denied the attack", &v);
+        // Every word the first featurizer stemmed is in the shared table, with its stem's code.
+        let shared = v.shared_words(false);
+        assert_eq!(shared.len(), 4);
+        assert_eq!(shared.get(pack("denied")), v.index.trie.stem("deni"));
+        assert_eq!(shared.get(pack("the")), Some(UNKNOWN_STEM));
+        // A second featurizer finds them there: it caches nothing itself and gives the same row.
+        let mut second = Featurizer::new(options(1, 2));
+        assert_eq!(second.transform("Kyiv denied the attack", &v), row);
+        assert!(second.words.words.is_empty());
+        // A word too long to pack is cached by the featurizer itself.
+        assert!(second.transform("internationalisation", &v).is_empty());
+        assert_eq!((second.words.words.len(), shared.len()), (1, 4));
     }
 
     #[test]
@@ -834,8 +891,8 @@ mod tests {
         let mut out = Vec::new();
         let mut trie = GramTrie::default();
         let text = "war wars warned a a\u{0} internationalisation internationalisations Warned";
-        cache.encode(text, &tokenizer, |stem| trie.intern_stem(stem), &mut out);
-        cache.encode(text, &tokenizer, |_| unreachable!("every word is cached"), &mut out);
+        cache.encode(text, &tokenizer, None, |stem| trie.intern_stem(stem), &mut out);
+        cache.encode(text, &tokenizer, None, |_| unreachable!("every word is cached"), &mut out);
         let names: Vec<String> = out.iter().map(|&n| name(&trie, n)).collect();
         let once = ["war", "war", "warn", "a", "a", "internationalis", "internationalis", "warn"];
         assert_eq!(names, [once, once].concat());
@@ -883,7 +940,7 @@ mod tests {
                     stemmed += usize::from(w == "frequent");
                     0
                 };
-                cache.encode(w, &tokenizer, count, &mut out);
+                cache.encode(w, &tokenizer, None, count, &mut out);
             }
         }
         assert!(cache.words.len() <= limit);

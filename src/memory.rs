@@ -10,6 +10,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
+use std::sync::atomic::AtomicU64;
 
 use bytemuck::Pod;
 use memmap2::MmapMut;
@@ -113,9 +115,70 @@ impl<T: Pod> fmt::Debug for Buffer<T> {
     }
 }
 
+/// A zeroed buffer of atomic words that threads read and write at once: laid out, mapped and zeroed
+/// like a [`Buffer`] (on huge pages, each page handed over as it is first touched), but every access is
+/// atomic.
+pub struct AtomicWords {
+    /// Owns the words; never read or written but through `words`.
+    memory: Buffer<u64>,
+    words: NonNull<AtomicU64>,
+}
+
+// An `AtomicU64` is a `u64` in memory: same size, and the same alignment on the targets we build for.
+const _: () = assert!(align_of::<AtomicU64>() == align_of::<u64>() && size_of::<AtomicU64>() == size_of::<u64>());
+
+// SAFETY: the words are only ever reached through `&[AtomicU64]`, which threads may share.
+unsafe impl Send for AtomicWords {}
+// SAFETY: as above.
+unsafe impl Sync for AtomicWords {}
+
+impl AtomicWords {
+    /// `len` zero words.
+    pub fn zeroed(len: usize) -> Self {
+        let mut memory = Buffer::<u64>::zeroed(len);
+        // The memory of a buffer stays where it is when the buffer moves (a heap vector's or a map's).
+        let words = NonNull::from(&mut *memory).cast::<AtomicU64>();
+        Self { memory, words }
+    }
+
+    /// The words.
+    pub fn words(&self) -> &[AtomicU64] {
+        // SAFETY: `words` points to the `memory.len()` initialised words `memory` owns, which live as long
+        // as `self`, have the layout of `AtomicU64`s (asserted above) and are never reached as plain `u64`s
+        // once `zeroed` returns, so no access to them races with a non-atomic one.
+        unsafe { std::slice::from_raw_parts(self.words.as_ptr(), self.memory.len()) }
+    }
+}
+
+impl fmt::Debug for AtomicWords {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AtomicWords({} words)", self.memory.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn atomic_words_are_zeroed_and_shared_between_threads() {
+        for len in [3, Buffer::<u64>::MAPPED_BYTES / 8 + 5] {
+            let words = AtomicWords::zeroed(len);
+            assert!(words.words().iter().all(|w| w.load(Ordering::Relaxed) == 0));
+            std::thread::scope(|scope| {
+                for t in 0..4u64 {
+                    let words = &words;
+                    scope.spawn(move || {
+                        for w in words.words() {
+                            w.fetch_add(t + 1, Ordering::Relaxed);
+                        }
+                    });
+                }
+            });
+            assert!(words.words().iter().all(|w| w.load(Ordering::Relaxed) == 10), "{len} words");
+        }
+    }
 
     #[test]
     fn small_and_large_buffers_are_zeroed_writable_and_cloned() {

@@ -86,7 +86,7 @@ impl Stemming {
     /// Appends the stem ids of `text` to `out`.
     fn tokens(&mut self, text: &str, out: &mut Vec<u32>) {
         let Self { tokenizer, words, stems } = self;
-        words.encode(text, tokenizer, |stem| Self::stem_id(stems, stem), out);
+        words.encode(text, tokenizer, None, |stem| Self::stem_id(stems, stem), out);
     }
 
     /// Every stem by id.
