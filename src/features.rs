@@ -10,13 +10,13 @@
 mod flat;
 mod shared;
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-pub use flat::{FlatKey, FlatMap};
+pub use flat::{BulkFill, FlatKey, FlatMap};
 pub use shared::SharedWords;
 
 use crate::memory::Buffer;
@@ -275,6 +275,17 @@ impl StemIndex {
 
     /// Adds the other nodes, `(parent, stem)` by id, checking that they form a trie over the stems.
     pub(crate) fn with_children(self, children: &[(u32, u32)]) -> Result<ChildIndex, String> {
+        self.filling_children(children, |_| ())?.finish()
+    }
+
+    /// [`StemIndex::with_children`] in two steps, so that other threads can help: checks the children
+    /// and fills the trie's child table, after handing the fill to `share` (other threads may then fill
+    /// ranges of it too, see [`BulkFill::fill`]); [`FillingIndex::finish`] completes it once they are done.
+    pub(crate) fn filling_children(
+        self,
+        children: &[(u32, u32)],
+        share: impl FnOnce(&Arc<BulkFill<u64>>),
+    ) -> Result<FillingIndex, String> {
         let Self { mut trie, terms, stem_nodes } = self;
         let nodes = trie.len();
         assert_eq!(stem_nodes.len() + children.len(), nodes, "as many children as StemIndex::new was told");
@@ -313,8 +324,28 @@ impl StemIndex {
             }
         }
         let entries = child_nodes.iter().zip(children).map(|(&node, &(parent, stem))| (edge(parent, stem), node));
-        trie.children.extend(entries);
-        if trie.children.len() != children.len() {
+        let fill = Arc::new(BulkFill::new(std::mem::take(&mut trie.children), entries));
+        share(&fill);
+        fill.fill();
+        Ok(FillingIndex { trie, terms, fill, children: children.len() })
+    }
+}
+
+/// A stored vocabulary's trie whose child table is being filled (see [`StemIndex::filling_children`]).
+pub(crate) struct FillingIndex {
+    trie: GramTrie,
+    terms: u32,
+    fill: Arc<BulkFill<u64>>,
+    children: usize,
+}
+
+impl FillingIndex {
+    /// The trie, checked, once no other thread fills its child table.
+    pub(crate) fn finish(self) -> Result<ChildIndex, String> {
+        let Self { mut trie, terms, fill, children } = self;
+        let fill = Arc::into_inner(fill).expect("the threads that helped with the fill have let it go");
+        trie.children = fill.into_map();
+        if trie.children.len() != children {
             return Err("vocabulary holds an n-gram twice".into());
         }
         Ok(ChildIndex { trie, terms })

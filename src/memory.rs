@@ -135,17 +135,26 @@ unsafe impl Sync for AtomicWords {}
 impl AtomicWords {
     /// `len` zero words.
     pub fn zeroed(len: usize) -> Self {
-        let mut memory = Buffer::<u64>::zeroed(len);
+        Self::from_buffer(Buffer::zeroed(len))
+    }
+
+    /// The words of `memory`, to be shared.
+    pub fn from_buffer(mut memory: Buffer<u64>) -> Self {
         // The memory of a buffer stays where it is when the buffer moves (a heap vector's or a map's).
         let words = NonNull::from(&mut *memory).cast::<AtomicU64>();
         Self { memory, words }
+    }
+
+    /// The words as plain values again, once they are no longer shared.
+    pub fn into_buffer(self) -> Buffer<u64> {
+        self.memory
     }
 
     /// The words.
     pub fn words(&self) -> &[AtomicU64] {
         // SAFETY: `words` points to the `memory.len()` initialised words `memory` owns, which live as long
         // as `self`, have the layout of `AtomicU64`s (asserted above) and are never reached as plain `u64`s
-        // once `zeroed` returns, so no access to them races with a non-atomic one.
+        // until `into_buffer` takes `self`, so no access to them races with a non-atomic one.
         unsafe { std::slice::from_raw_parts(self.words.as_ptr(), self.memory.len()) }
     }
 }

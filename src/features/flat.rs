@@ -5,7 +5,11 @@
 //! The slots live in a [`Buffer`], on huge pages when the table is large, and a free slot is all zero
 //! bits, so a new table costs nothing until it is touched.
 
-use crate::memory::Buffer;
+use std::marker::PhantomData;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::memory::{AtomicWords, Buffer};
 
 /// A key of a [`FlatMap`]: a plain integer, stored in a slot of `u64` words next to its `u32` value.
 pub trait FlatKey: Copy + Eq {
@@ -78,7 +82,7 @@ pub struct FlatMap<K> {
     /// `64 - log2(slots)`: a hash shifted right by it is a slot index.
     shift: u32,
     len: usize,
-    keys: std::marker::PhantomData<K>,
+    keys: PhantomData<K>,
 }
 
 impl<K: FlatKey> Default for FlatMap<K> {
@@ -104,7 +108,7 @@ impl<K: FlatKey> FlatMap<K> {
     /// An empty table of `slots` slots (a power of two).
     fn with_slots(slots: usize) -> Self {
         let words = Buffer::zeroed(slots * K::WORDS);
-        Self { words, shift: 64 - slots.trailing_zeros(), len: 0, keys: std::marker::PhantomData }
+        Self { words, shift: 64 - slots.trailing_zeros(), len: 0, keys: PhantomData }
     }
 
     fn slots(&self) -> usize {
@@ -189,36 +193,11 @@ impl<K: FlatKey> FlatMap<K> {
         self.words[index * K::WORDS + Self::VALUE] = u64::from(value);
     }
 
-    /// Inserts many keys at once in the order of their slots, so the table is written front to back
-    /// instead of at random: several times faster for a table much larger than the cache. The table is
-    /// sized for them at up to seven eighths full: a table filled in bulk is then mostly read.
+    /// Inserts many keys at once (see [`BulkFill`]), on this thread.
     pub fn extend(&mut self, entries: impl Iterator<Item = (K, u32)> + Clone) {
-        self.make_room(self.len + entries.clone().count(), PACKED_LOAD);
-        // One counting-sort pass on the top bits of the home slot: entries then go to the table in
-        // slot order, up to a few neighbouring slots.
-        let bits = (self.slots().trailing_zeros()).min(16);
-        let bucket = |key: K| (key.hash() >> (64 - bits)) as usize;
-        let mut starts = vec![0usize; (1 << bits) + 1];
-        for (key, _) in entries.clone() {
-            starts[bucket(key) + 1] += 1;
-        }
-        for i in 1..starts.len() {
-            starts[i] += starts[i - 1];
-        }
-        // The entries in slot layout, in a buffer on huge pages (a large model has millions).
-        let mut ordered = Buffer::<u64>::zeroed(starts[1 << bits] * K::WORDS);
-        let ordered_words = &mut *ordered;
-        for (key, value) in entries {
-            let at = &mut starts[bucket(key)];
-            let entry = &mut ordered_words[*at * K::WORDS..][..K::WORDS];
-            entry[..K::KEY_WORDS].copy_from_slice(&key.stored()[..K::KEY_WORDS]);
-            entry[Self::VALUE] = u64::from(value);
-            *at += 1;
-        }
-        for entry in ordered.chunks_exact(K::WORDS) {
-            let (index, _) = self.claim_within(K::from_stored([entry[0], entry[1]]), PACKED_LOAD);
-            self.words[index * K::WORDS + Self::VALUE] = entry[Self::VALUE];
-        }
+        let fill = BulkFill::new(std::mem::take(self), entries);
+        fill.fill();
+        *self = fill.into_map();
     }
 
     /// Makes room for `additional` more keys without growing.
@@ -270,6 +249,127 @@ impl<K: FlatKey> FlatMap<K> {
     }
 }
 
+/// Ranges of slots a bulk fill is cut into, for threads to take in turn.
+const FILL_RANGES: usize = 64;
+
+/// Keys being inserted in bulk into a [`FlatMap`] in the order of their slots, so that the table is
+/// written front to back instead of at random: several times faster for a table much larger than the
+/// cache. The table is sized for them at up to seven eighths full (a table filled in bulk is then mostly
+/// read) and cut into ranges of slots that threads may fill side by side ([`BulkFill::fill`]); a key whose
+/// probe runs past the end of its range is set aside and inserted last ([`BulkFill::into_map`]).
+#[derive(Debug)]
+pub struct BulkFill<K> {
+    table: AtomicWords,
+    shift: u32,
+    /// Keys in the table before the fill.
+    len: usize,
+    /// The entries in slot order, a slot's words each.
+    ordered: Buffer<u64>,
+    /// The entries of range `r` are `ordered` entries `starts[r]..starts[r + 1]`.
+    starts: Vec<usize>,
+    next: AtomicUsize,
+    added: AtomicUsize,
+    spilled: Mutex<Vec<(K, u32)>>,
+}
+
+impl<K: FlatKey> BulkFill<K> {
+    /// Starts a fill of `map` with `entries` (a key already in the map, or twice in `entries`, gets the
+    /// last value).
+    pub fn new(mut map: FlatMap<K>, entries: impl Iterator<Item = (K, u32)> + Clone) -> Self {
+        map.make_room(map.len + entries.clone().count(), PACKED_LOAD);
+        // One counting-sort pass on the top bits of the home slot: entries then go to the table in slot
+        // order, up to a few neighbouring slots.
+        let bits = map.slots().trailing_zeros().min(16);
+        let bucket = |key: K| (key.hash() >> (64 - bits)) as usize;
+        let mut starts = vec![0usize; (1 << bits) + 1];
+        for (key, _) in entries.clone() {
+            starts[bucket(key) + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let ranges = FILL_RANGES.min(1 << bits);
+        let range_starts = (0..=ranges).map(|r| starts[r * ((1 << bits) / ranges)]).collect();
+        // The entries in slot layout, in a buffer on huge pages (a large model has millions).
+        let mut ordered = Buffer::<u64>::zeroed(starts[1 << bits] * K::WORDS);
+        let ordered_words = &mut *ordered;
+        for (key, value) in entries {
+            let at = &mut starts[bucket(key)];
+            let entry = &mut ordered_words[*at * K::WORDS..][..K::WORDS];
+            entry[..K::KEY_WORDS].copy_from_slice(&key.stored()[..K::KEY_WORDS]);
+            entry[FlatMap::<K>::VALUE] = u64::from(value);
+            *at += 1;
+        }
+        let FlatMap { words, shift, len, .. } = map;
+        Self {
+            table: AtomicWords::from_buffer(words),
+            shift,
+            len,
+            ordered,
+            starts: range_starts,
+            next: AtomicUsize::new(0),
+            added: AtomicUsize::new(0),
+            spilled: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Fills the ranges no thread has taken yet, one at a time; returns when every range is taken.
+    pub fn fill(&self) {
+        let words = self.table.words();
+        let ranges = self.starts.len() - 1;
+        let per_range = words.len() / K::WORDS / ranges;
+        let (mut added, mut spilled) = (0, Vec::new());
+        loop {
+            let range = self.next.fetch_add(1, Ordering::Relaxed);
+            if range >= ranges {
+                break;
+            }
+            // A range is filled by one thread only: its slots need no more than plain loads and stores.
+            let end = (range + 1) * per_range;
+            let entries = &self.ordered[self.starts[range] * K::WORDS..self.starts[range + 1] * K::WORDS];
+            for entry in entries.chunks_exact(K::WORDS) {
+                let key = &entry[..K::KEY_WORDS];
+                let mut index = (K::from_stored([entry[0], entry[1]]).hash() >> self.shift) as usize;
+                loop {
+                    if index == end {
+                        let value = entry[FlatMap::<K>::VALUE] as u32;
+                        spilled.push((K::from_stored([entry[0], entry[1]]), value));
+                        break;
+                    }
+                    let slot = &words[index * K::WORDS..][..K::WORDS];
+                    let held = |w: usize| slot[w].load(Ordering::Relaxed);
+                    let free = (0..K::KEY_WORDS).all(|w| held(w) == 0);
+                    if free || (0..K::KEY_WORDS).all(|w| held(w) == key[w]) {
+                        for (w, &word) in key.iter().enumerate() {
+                            slot[w].store(word, Ordering::Relaxed);
+                        }
+                        slot[FlatMap::<K>::VALUE].store(entry[FlatMap::<K>::VALUE], Ordering::Relaxed);
+                        added += usize::from(free);
+                        break;
+                    }
+                    index += 1;
+                }
+            }
+        }
+        self.added.fetch_add(added, Ordering::Relaxed);
+        self.spilled.lock().expect("no thread panics holding it").extend(spilled);
+    }
+
+    /// The filled map, once no thread fills it any more: the keys set aside are inserted now (in key
+    /// order, so the same entries always give the same table; a key set aside twice keeps its order).
+    pub fn into_map(self) -> FlatMap<K> {
+        let len = self.len + self.added.into_inner();
+        let mut map = FlatMap { words: self.table.into_buffer(), shift: self.shift, len, keys: PhantomData };
+        let mut spilled = self.spilled.into_inner().expect("no thread panics holding it");
+        spilled.sort_by_key(|&(key, _)| key.stored());
+        for (key, value) in spilled {
+            let (index, _) = map.claim_within(key, PACKED_LOAD);
+            map.words[index * K::WORDS + FlatMap::<K>::VALUE] = u64::from(value);
+        }
+        map
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +412,49 @@ mod tests {
         assert_eq!(bulk.len(), entries.len());
         assert!(entries.iter().all(|&(key, value)| bulk.get(key) == Some(value)));
         assert_eq!(bulk.get(u64::MAX - 1), None);
+    }
+
+    #[test]
+    fn threads_fill_one_table_as_one_thread_does() {
+        // 200,000 keys in 64 ranges of slots: some probe past the end of their range and are set aside.
+        let entries: Vec<(u64, u32)> =
+            (0..200_000u64).map(|i| (i.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 3, i as u32)).collect();
+        let mut before = FlatMap::<u64>::with_capacity(4);
+        before.insert(entries[9].0, 7);
+        let mut serial = before.clone();
+        serial.extend(entries.iter().copied());
+        let fill = BulkFill::new(before, entries.iter().copied());
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| fill.fill());
+            }
+            fill.fill();
+        });
+        assert!(!fill.spilled.lock().unwrap().is_empty(), "no key was set aside: the test misses a path");
+        let parallel = fill.into_map();
+        // The key present before gets the value it has among the entries.
+        assert_eq!(parallel.len(), entries.len());
+        assert!(entries.iter().all(|&(key, value)| parallel.get(key) == Some(value)));
+        let sorted = |map: &FlatMap<u64>| {
+            let mut all: Vec<(u64, u32)> = map.iter().collect();
+            all.sort_unstable();
+            all
+        };
+        assert_eq!(sorted(&parallel), sorted(&serial));
+        assert_eq!(parallel.get(u64::MAX - 1), None);
+    }
+
+    #[test]
+    fn a_key_twice_in_a_bulk_fill_is_counted_once_and_keeps_its_last_value() {
+        let mut entries: Vec<(u64, u32)> = (1..=60_000u64).map(|i| (i.wrapping_mul(0x9e37_79b9), i as u32)).collect();
+        entries.extend((1..=60_000u64).step_by(7).map(|i| (i.wrapping_mul(0x9e37_79b9), 0)));
+        let mut map = FlatMap::<u64>::default();
+        map.extend(entries.iter().copied());
+        assert_eq!(map.len(), 60_000);
+        assert!(
+            (1..=60_000u64)
+                .all(|i| map.get(i.wrapping_mul(0x9e37_79b9)) == Some(if i % 7 == 1 { 0 } else { i as u32 }))
+        );
     }
 
     #[test]

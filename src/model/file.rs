@@ -18,14 +18,14 @@ use std::io::Read;
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::thread::{Scope, ScopedJoinHandle};
 
 use serde::{Deserialize, Serialize};
 
 use super::{Classifier, Lineage, Model, Smoothing};
 use crate::error::{Error, Result};
-use crate::features::{ChildIndex, EdgeFilter, StemIndex, StoredVocabulary, Vocabulary};
+use crate::features::{BulkFill, EdgeFilter, FillingIndex, StemIndex, StoredVocabulary, Vocabulary};
 use crate::memory::Buffer;
 use crate::params::ValidTrainParams;
 use crate::text::tokens::TOKENIZER_ID;
@@ -290,10 +290,12 @@ impl From<std::io::Error> for Parse {
 /// A stored vocabulary being indexed: on a thread of its own, or on this one once the file is read.
 enum Indexing<'scope> {
     /// The thread indexes the stems while their children are read, then the children it is sent while
-    /// the counts are read; this thread builds the filter over the children's edges meanwhile.
+    /// the counts are read; this thread builds the filter over the children's edges meanwhile, then
+    /// helps fill the trie's child table (whichever thread is done first takes more of it).
     Thread {
-        thread: ScopedJoinHandle<'scope, std::result::Result<ChildIndex, String>>,
+        thread: ScopedJoinHandle<'scope, std::result::Result<FillingIndex, String>>,
         children: SyncSender<Arc<Vec<(u32, u32)>>>,
+        fill: Receiver<Arc<BulkFill<u64>>>,
     },
     /// Indexed here, after the counts.
     Here { terms: u32, stems: Vec<(u32, String)> },
@@ -308,14 +310,16 @@ impl<'scope> Indexing<'scope> {
             return Indexing::Here { terms, stems };
         }
         let (send, receive) = std::sync::mpsc::sync_channel::<Arc<Vec<(u32, u32)>>>(1);
+        let (share, fill) = std::sync::mpsc::sync_channel(1);
         let thread = scope.spawn(move || {
             let index = StemIndex::new(terms, &stems, children)?;
             drop(stems);
             // No children means the file could not be read: its error is the one reported.
             let children = receive.recv().map_err(|_| "the vocabulary's children were not read".to_owned())?;
-            index.with_children(&children)
+            // Never blocks (room for one); a loader that is gone has failed already.
+            index.filling_children(&children, |fill| _ = share.send(Arc::clone(fill)))
         });
-        Indexing::Thread { thread, children: send }
+        Indexing::Thread { thread, children: send, fill }
     }
 
     /// Hands the stored children to the indexing thread, if there is one.
@@ -334,13 +338,17 @@ impl<'scope> Indexing<'scope> {
         beside: impl FnOnce() -> T,
     ) -> (std::result::Result<Vocabulary, String>, T) {
         match self {
-            Indexing::Thread { thread, children: sender } => {
+            Indexing::Thread { thread, children: sender, fill } => {
                 // Sent already; dropped so that a thread still waiting for them stops instead of hanging.
                 drop(sender);
                 let edges = EdgeFilter::of_children(children);
                 let result = beside();
+                // No fill means the thread failed before it: its error is reported when it is joined.
+                if let Ok(fill) = fill.recv() {
+                    fill.fill();
+                }
                 let index = thread.join().expect("indexing a vocabulary does not panic");
-                (index.map(|index| index.with_filter(edges)), result)
+                (index.and_then(FillingIndex::finish).map(|index| index.with_filter(edges)), result)
             }
             Indexing::Here { terms, stems } => (Vocabulary::from_stored_parts(terms, &stems, children), beside()),
         }
