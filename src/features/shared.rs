@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn threads_fill_one_table_and_each_finds_every_word() {
         let words = SharedWords::new(20_000);
-        let key = |i: u128| ((i + 1) * 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834) | 1;
+        let key = |i: u128| (i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834) | 1;
         std::thread::scope(|scope| {
             for t in 0..4u128 {
                 let words = &words;
