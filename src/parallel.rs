@@ -189,22 +189,21 @@ mod tests {
         }
     }
 
+    /// Runs `work` over `items` batches of one item on two threads (the calling one and a worker).
+    fn on_two_threads(items: u64, work: impl Fn(Vec<u64>) -> Vec<u64> + Sync) -> Result<(), String> {
+        let one_item = Batching { weight: usize::MAX, items: 1 };
+        let two = NonZeroUsize::new(2).unwrap();
+        map_ordered((0..items).map(Ok), two, one_item, |_| 1, || (), |(), batch| work(batch), |_| Ok(()))
+    }
+
     #[test]
     fn the_calling_thread_is_one_of_the_threads() {
         let seen = std::sync::Mutex::new(std::collections::HashSet::new());
-        let result = map_ordered(
-            (0..200u64).map(Ok::<u64, String>),
-            NonZeroUsize::new(2).unwrap(),
-            Batching { weight: usize::MAX, items: 1 },
-            |_| 1,
-            || (),
-            |(), batch| {
-                seen.lock().unwrap().insert(std::thread::current().id());
-                std::thread::sleep(std::time::Duration::from_micros(200));
-                batch
-            },
-            |_| Ok(()),
-        );
+        let result = on_two_threads(200, |batch| {
+            seen.lock().unwrap().insert(std::thread::current().id());
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            batch
+        });
         assert_eq!(result, Ok(()));
         let seen = seen.into_inner().unwrap();
         assert_eq!(seen.len(), 2, "one worker and the calling thread");
@@ -217,21 +216,13 @@ mod tests {
         // for it instead of waiting, so the worker works only the batch it holds (at most one).
         let caller = std::thread::current().id();
         let on_worker = std::sync::atomic::AtomicUsize::new(0);
-        let result = map_ordered(
-            (0..6u64).map(Ok::<u64, String>),
-            NonZeroUsize::new(2).unwrap(),
-            Batching { weight: usize::MAX, items: 1 },
-            |_| 1,
-            || (),
-            |(), batch| {
-                if std::thread::current().id() != caller {
-                    on_worker.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                }
-                batch
-            },
-            |_| Ok(()),
-        );
+        let result = on_two_threads(6, |batch| {
+            if std::thread::current().id() != caller {
+                on_worker.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            batch
+        });
         assert_eq!(result, Ok(()));
         assert!(on_worker.into_inner() <= 1, "the worker was left the queued batches");
     }
