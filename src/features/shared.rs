@@ -23,6 +23,14 @@ const HOLDS: u64 = 1 << 32;
 /// Words per slot.
 const WORDS: usize = 4;
 
+/// Where a probe for a key ends.
+enum Probe<'t> {
+    /// A slot holds the key, with this code.
+    Holds(u32),
+    /// This free slot, where the key would go.
+    Free(&'t [AtomicU64]),
+}
+
 /// A table from packed words (non-zero `u128`s) to `u32` codes that threads read and fill at once.
 #[derive(Debug)]
 pub struct SharedWords {
@@ -57,51 +65,47 @@ impl SharedWords {
 
     /// The code of `key` (a packed word, not 0), if a thread has cached it.
     pub fn get(&self, key: u128) -> Option<u32> {
+        match self.probe(key) {
+            Probe::Holds(code) => Some(code),
+            Probe::Free(_) => None,
+        }
+    }
+
+    /// Caches `code` for `key` (a packed word, not 0); false when the table is full, so that the caller
+    /// keeps it itself. A key cached by another thread meanwhile keeps that thread's code, which is the
+    /// same.
+    pub fn insert(&self, key: u128, code: u32) -> bool {
+        if self.len.load(Ordering::Relaxed) >= self.limit {
+            return false;
+        }
+        let [low, high] = key.stored();
+        // A slot is claimed by one thread only; one that another thread got first is probed past.
+        while let Probe::Free(slot) = self.probe(key) {
+            if slot[2].compare_exchange(FREE, WRITING, Ordering::Acquire, Ordering::Acquire).is_ok() {
+                slot[0].store(low, Ordering::Relaxed);
+                slot[1].store(high, Ordering::Relaxed);
+                slot[2].store(HOLDS | u64::from(code), Ordering::Release);
+                self.len.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+        }
+        true
+    }
+
+    /// Where `key` is: the code of the slot that holds it, or the first free slot of its probe. A slot
+    /// whose key is being written is probed past: it may be this key, and caching a key twice is harmless.
+    fn probe(&self, key: u128) -> Probe<'_> {
         let [low, high] = key.stored();
         let mut index = self.home(key);
         loop {
             let (slot, next) = self.slot(index);
             // Acquire: a slot seen holding a key is seen with the key's words written.
             match slot[2].load(Ordering::Acquire) {
-                FREE => return None,
+                FREE => return Probe::Free(slot),
                 WRITING => {}
                 state => {
                     if slot[0].load(Ordering::Relaxed) == low && slot[1].load(Ordering::Relaxed) == high {
-                        return Some(state as u32);
-                    }
-                }
-            }
-            index = next;
-        }
-    }
-
-    /// Caches `code` for `key` (a packed word, not 0); false when the table is full, so that the caller keeps it itself.
-    /// A key cached by another thread meanwhile keeps that thread's code, which is the same.
-    pub fn insert(&self, key: u128, code: u32) -> bool {
-        if self.len.load(Ordering::Relaxed) >= self.limit {
-            return false;
-        }
-        let [low, high] = key.stored();
-        let mut index = self.home(key);
-        loop {
-            let (slot, next) = self.slot(index);
-            match slot[2].load(Ordering::Acquire) {
-                FREE => {
-                    // Claimed by one thread only; another that got there first is seen on the next look.
-                    if slot[2].compare_exchange(FREE, WRITING, Ordering::Acquire, Ordering::Acquire).is_ok() {
-                        slot[0].store(low, Ordering::Relaxed);
-                        slot[1].store(high, Ordering::Relaxed);
-                        slot[2].store(HOLDS | u64::from(code), Ordering::Release);
-                        self.len.fetch_add(1, Ordering::Relaxed);
-                        return true;
-                    }
-                    continue;
-                }
-                // A key being written may be this one: caching it twice is harmless, so probe on.
-                WRITING => {}
-                _ => {
-                    if slot[0].load(Ordering::Relaxed) == low && slot[1].load(Ordering::Relaxed) == high {
-                        return true;
+                        return Probe::Holds(state as u32);
                     }
                 }
             }
