@@ -361,15 +361,7 @@ pub(crate) struct ChildIndex {
 impl ChildIndex {
     /// The vocabulary, once `edges` is the filter over its stored children's edges.
     pub(crate) fn with_filter(self, edges: EdgeFilter) -> Vocabulary {
-        let index = TermIndex { trie: self.trie, edges };
-        let identity = Vocabulary::new_identity();
-        Vocabulary {
-            len: self.terms as usize,
-            index,
-            terms: OnceLock::new(),
-            identity,
-            shared_words: Default::default(),
-        }
+        Vocabulary::new(self.terms as usize, TermIndex { trie: self.trie, edges }, OnceLock::new())
     }
 }
 
@@ -560,9 +552,13 @@ impl Default for Vocabulary {
 impl Vocabulary {
     /// A vocabulary from sorted, unique, well-formed terms (stems joined by single spaces).
     pub(crate) fn from_sorted(terms: Vec<String>) -> Self {
-        let index = TermIndex::new(&terms);
-        let identity = Self::new_identity();
-        Self { len: terms.len(), index, terms: OnceLock::from(terms), identity, shared_words: Default::default() }
+        Self::new(terms.len(), TermIndex::new(&terms), OnceLock::from(terms))
+    }
+
+    /// A vocabulary of `len` terms indexed by `index`, with a new identity and empty shared word caches.
+    fn new(len: usize, index: TermIndex, terms: OnceLock<Vec<String>>) -> Self {
+        let identity = NEXT_VOCABULARY.fetch_add(1, Ordering::Relaxed);
+        Self { len, index, terms, identity, shared_words: Default::default() }
     }
 
     /// A vocabulary from its stored form, checked: ids in range, each stem and each n-gram once, every
@@ -596,10 +592,6 @@ impl Vocabulary {
     /// `stop_words`.
     fn shared_words(&self, stop_words: bool) -> &SharedWords {
         self.shared_words[usize::from(stop_words)].get_or_init(|| SharedWords::new(Self::SHARED_WORDS))
-    }
-
-    fn new_identity() -> u64 {
-        NEXT_VOCABULARY.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The feature id of a trie node: the node itself when it is a term.
