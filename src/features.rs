@@ -275,17 +275,18 @@ impl StemIndex {
 
     /// Adds the other nodes, `(parent, stem)` by id, checking that they form a trie over the stems.
     pub(crate) fn with_children(self, children: &[(u32, u32)]) -> Result<ChildIndex, String> {
-        self.filling_children(children, |_| ())?.finish()
+        self.filling_children(children, |_| ())?.0.finish()
     }
 
     /// [`StemIndex::with_children`] in two steps, so that other threads can help: checks the children
     /// and fills the trie's child table, after handing the fill to `share` (other threads may then fill
-    /// ranges of it too, see [`BulkFill::fill`]); [`FillingIndex::finish`] completes it once they are done.
-    pub(crate) fn filling_children(
+    /// ranges of it too, see [`BulkFill::fill`], while this one does whatever else `share` does);
+    /// [`FillingIndex::finish`] completes it once they are done.
+    pub(crate) fn filling_children<T>(
         self,
         children: &[(u32, u32)],
-        share: impl FnOnce(&Arc<BulkFill<u64>>),
-    ) -> Result<FillingIndex, String> {
+        share: impl FnOnce(&Arc<BulkFill<u64>>) -> T,
+    ) -> Result<(FillingIndex, T), String> {
         let Self { mut trie, terms, stem_nodes } = self;
         let nodes = trie.len();
         assert_eq!(stem_nodes.len() + children.len(), nodes, "as many children as StemIndex::new was told");
@@ -325,9 +326,9 @@ impl StemIndex {
         }
         let entries = child_nodes.iter().zip(children).map(|(&node, &(parent, stem))| (edge(parent, stem), node));
         let fill = Arc::new(BulkFill::new(std::mem::take(&mut trie.children), entries));
-        share(&fill);
+        let shared = share(&fill);
         fill.fill();
-        Ok(FillingIndex { trie, terms, fill, children: children.len() })
+        Ok((FillingIndex { trie, terms, fill, children: children.len() }, shared))
     }
 }
 

@@ -290,10 +290,10 @@ impl From<std::io::Error> for Parse {
 /// A stored vocabulary being indexed: on a thread of its own, or on this one once the file is read.
 enum Indexing<'scope> {
     /// The thread indexes the stems while their children are read, then the children it is sent while
-    /// the counts are read; this thread builds the filter over the children's edges meanwhile, then
-    /// helps fill the trie's child table (whichever thread is done first takes more of it).
+    /// the counts are read, and builds the filter over the children's edges; this thread then helps
+    /// fill the trie's child table (whichever thread is done first takes more of it).
     Thread {
-        thread: ScopedJoinHandle<'scope, std::result::Result<FillingIndex, String>>,
+        thread: ScopedJoinHandle<'scope, std::result::Result<(FillingIndex, EdgeFilter), String>>,
         children: SyncSender<Arc<Vec<(u32, u32)>>>,
         fill: Receiver<Arc<BulkFill<u64>>>,
     },
@@ -316,8 +316,12 @@ impl<'scope> Indexing<'scope> {
             drop(stems);
             // No children means the file could not be read: its error is the one reported.
             let children = receive.recv().map_err(|_| "the vocabulary's children were not read".to_owned())?;
-            // Never blocks (room for one); a loader that is gone has failed already.
-            index.filling_children(&children, |fill| _ = share.send(Arc::clone(fill)))
+            index.filling_children(&children, |fill| {
+                // Never blocks (room for one); a loader that is gone has failed already.
+                _ = share.send(Arc::clone(fill));
+                // Built while the fill is open to the loader, which takes more of it the sooner it is done.
+                EdgeFilter::of_children(&children)
+            })
         });
         Indexing::Thread { thread, children: send, fill }
     }
@@ -341,14 +345,14 @@ impl<'scope> Indexing<'scope> {
             Indexing::Thread { thread, children: sender, fill } => {
                 // Sent already; dropped so that a thread still waiting for them stops instead of hanging.
                 drop(sender);
-                let edges = EdgeFilter::of_children(children);
                 let result = beside();
                 // No fill means the thread failed before it: its error is reported when it is joined.
                 if let Ok(fill) = fill.recv() {
                     fill.fill();
                 }
                 let index = thread.join().expect("indexing a vocabulary does not panic");
-                (index.and_then(FillingIndex::finish).map(|index| index.with_filter(edges)), result)
+                let vocabulary = index.and_then(|(index, edges)| Ok(index.finish()?.with_filter(edges)));
+                (vocabulary, result)
             }
             Indexing::Here { terms, stems } => (Vocabulary::from_stored_parts(terms, &stems, children), beside()),
         }
