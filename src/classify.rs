@@ -5,6 +5,8 @@
 use std::io::Write;
 use std::num::NonZeroUsize;
 
+use smallvec::SmallVec;
+
 use crate::error::Result;
 use crate::explain::{format_evidence, sentence_evidence};
 use crate::features::Featurizer;
@@ -31,24 +33,24 @@ pub struct Classified<'a> {
 pub struct ClassifiedDoc {
     /// The document.
     pub doc: Document,
-    /// Every sentence: its span in `doc.text` and its posteriors, in order.
-    pub sentences: Vec<(Span, Prediction)>,
+    /// Every sentence: its span in `doc.text` and its posteriors, in order (held inline when there is
+    /// one, as for every row of sentence-per-row input, which then costs no allocation).
+    pub sentences: SmallVec<[(Span, Prediction); 1]>,
 }
 
 impl ClassifiedDoc {
     /// Classifies every sentence of `doc`: split into sentences, or, with [`Unit::Sentence`], the whole
     /// text (trimmed) as one sentence. A document with no text has no sentences.
     pub fn new(model: &Classifier, featurizer: &mut Featurizer, doc: Document, unit: Unit) -> Self {
-        let spans: Vec<Span> = match unit {
-            Unit::Article => sentences::split(&doc.text).into_iter().map(|s| s.span).collect(),
+        let mut predict = |span: Span| (span, model.predict(featurizer, &doc.text[span.start..span.end]));
+        let sentences = match unit {
+            Unit::Article => sentences::split(&doc.text).into_iter().map(|s| predict(s.span)).collect(),
             Unit::Sentence => {
                 let trimmed = doc.text.trim();
                 let start = doc.text.len() - doc.text.trim_start().len();
-                (!trimmed.is_empty()).then(|| Span::new(start, start + trimmed.len())).into_iter().collect()
+                (!trimmed.is_empty()).then(|| predict(Span::new(start, start + trimmed.len()))).into_iter().collect()
             }
         };
-        let sentences =
-            spans.into_iter().map(|span| (span, model.predict(featurizer, &doc.text[span.start..span.end]))).collect();
         Self { doc, sentences }
     }
 
@@ -142,7 +144,7 @@ pub fn classify_stream<E>(
         |doc: &Document| doc.text.len() + 64,
         || model.featurizer(),
         |featurizer, docs| {
-            let mut batch = ClassifiedBatch::default();
+            let mut batch = ClassifiedBatch { docs: Vec::with_capacity(docs.len()), ..ClassifiedBatch::default() };
             for doc in docs {
                 let classified = ClassifiedDoc::new(model, featurizer, doc, options.unit);
                 if let Some(format) = options.rows {
@@ -466,6 +468,16 @@ mod tests {
             ["Kyiv denied it. Islamic State claimed it."]
         );
         assert!(ClassifiedDoc::new(&m, &mut f, doc("   "), Unit::Sentence).sentences.is_empty());
+    }
+
+    #[test]
+    fn a_sentence_row_is_classified_without_heap_allocations_for_its_result() {
+        let m = model();
+        let classified = ClassifiedDoc::new(&m, &mut m.featurizer(), doc("Kyiv denied it."), Unit::Sentence);
+        assert!(!classified.sentences.spilled(), "one sentence is held inline");
+        let (_, prediction) = &classified.sentences[0];
+        assert_eq!(prediction.probabilities.len(), m.labels().len());
+        assert!(!prediction.probabilities.spilled(), "posteriors of {} labels are held inline", m.labels().len());
     }
 
     #[test]

@@ -130,7 +130,7 @@ mod tests {
 
     fn prediction(p: &[f64]) -> Prediction {
         let label = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
-        Prediction { label, probabilities: p.to_vec() }
+        Prediction { label, probabilities: p.iter().copied().collect() }
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod train;
 use linfa_bayes::MultinomialNb;
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::data::{Example, FileDigest};
 use crate::error::{Error, Result};
@@ -79,8 +80,16 @@ pub struct Prediction {
     /// Index of the most probable label in [`Classifier::labels`].
     pub label: usize,
     /// Posterior probability of each label, in [`Classifier::labels`] order; sums to 1.
-    pub probabilities: Vec<f64>,
+    pub probabilities: Posteriors,
 }
+
+/// One probability per label, held inline up to [`INLINE_LABELS`] labels: a prediction is made for every
+/// sentence, and a heap allocation each (freed on another thread when classifying on several) cost more
+/// than the naive Bayes sum itself.
+pub type Posteriors = SmallVec<[f64; INLINE_LABELS]>;
+
+/// Labels whose posteriors a [`Prediction`] holds without a heap allocation.
+pub const INLINE_LABELS: usize = 8;
 
 impl Prediction {
     /// The posterior of the predicted label.
@@ -336,7 +345,7 @@ impl Classifier {
 
     /// Posteriors of every label for a sparse row.
     pub fn predict_row(&self, row: &SparseRow) -> Prediction {
-        let mut probabilities = vec![0.0; self.labels.len()];
+        let mut probabilities = Posteriors::from_elem(0.0, self.labels.len());
         self.joint_log_likelihood(row, &mut probabilities);
         let label = normalise_log_posteriors(&mut probabilities);
         Prediction { label, probabilities }

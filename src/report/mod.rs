@@ -347,7 +347,7 @@ mod tests {
         let labels: Vec<String> = ["a", "neutral"].map(String::from).to_vec();
         let options = ReportOptions { shown_articles: 2, resamples: 10, permutations: 10, ..ReportOptions::default() };
         let mut builder = ReportBuilder::new(&labels, options);
-        let prediction = Prediction { label: 0, probabilities: vec![0.9, 0.1] };
+        let prediction = Prediction { label: 0, probabilities: [0.9, 0.1].into_iter().collect() };
         let mut ended = Vec::new();
         for i in 0..5 {
             let doc = Document {
