@@ -46,8 +46,9 @@ impl ClassifiedDoc {
         let sentences = match unit {
             Unit::Article => sentences::split(&doc.text).into_iter().map(|s| predict(s.span)).collect(),
             Unit::Sentence => {
-                let trimmed = doc.text.trim();
-                let start = doc.text.len() - doc.text.trim_start().len();
+                let after_space = doc.text.trim_start();
+                let start = doc.text.len() - after_space.len();
+                let trimmed = after_space.trim_end();
                 (!trimmed.is_empty()).then(|| predict(Span::new(start, start + trimmed.len()))).into_iter().collect()
             }
         };
@@ -397,7 +398,9 @@ impl Rendered {
 /// Appends `field` as a CSV field, quoted (with `"` doubled) when it holds a comma, a quote or a line
 /// break: the csv crate's `QuoteStyle::Necessary`.
 fn push_csv_field(out: &mut Vec<u8>, field: &str) {
-    if !field.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+    if memchr::memchr3(b',', b'"', b'\n', field.as_bytes()).is_none()
+        && memchr::memchr(b'\r', field.as_bytes()).is_none()
+    {
         out.extend_from_slice(field.as_bytes());
         return;
     }
