@@ -324,8 +324,12 @@ impl StemIndex {
                 return Err(format!("n-gram node {start} is longer than {MAX_NGRAM} stems or part of a cycle"));
             }
         }
+        // Each scratch table is freed as soon as it has served, before the next large table is touched:
+        // the kernel hands the freed pages to it, where a load that kept them would touch fresh memory.
+        drop(parents_buffer);
         let entries = child_nodes.iter().zip(children).map(|(&node, &(parent, stem))| (edge(parent, stem), node));
         let fill = Arc::new(BulkFill::new(std::mem::take(&mut trie.children), entries));
+        drop(child_nodes);
         let shared = share(&fill);
         fill.fill();
         Ok((FillingIndex { trie, terms, fill, children: children.len() }, shared))
