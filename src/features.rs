@@ -213,11 +213,6 @@ impl EdgeFilter {
         filter
     }
 
-    /// The filter over the edges of a stored vocabulary's children, `(parent, stem)` by id.
-    pub(crate) fn of_children(children: &[(u32, u32)]) -> Self {
-        Self::new(children.iter().map(|&(parent, stem)| edge(parent, stem)), children.len())
-    }
-
     /// The edge's bit: the top bits of a multiplicative hash.
     fn bit(&self, edge: u64) -> usize {
         (edge.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
@@ -235,10 +230,9 @@ impl EdgeFilter {
     }
 }
 
-/// A stored vocabulary indexed in stages, so that a loader can index its stems as soon as they are read,
-/// its children once their section is, and the filter over their edges on another thread meanwhile:
-/// `StemIndex::new(..)?.with_children(..)?.with_filter(EdgeFilter::of_children(..))`. Each stage checks
-/// its part (see [`Vocabulary::from_stored`]).
+/// A stored vocabulary indexed in stages, so that a loader can index its stems as soon as they are read
+/// and its children once their section is, with other threads helping to fill the child table:
+/// `StemIndex::new(..)?.with_children(..)`. Each stage checks its part (see [`Vocabulary::from_stored`]).
 pub(crate) struct StemIndex {
     /// The stems indexed; no children yet.
     trie: GramTrie,
@@ -274,19 +268,19 @@ impl StemIndex {
     }
 
     /// Adds the other nodes, `(parent, stem)` by id, checking that they form a trie over the stems.
-    pub(crate) fn with_children(self, children: &[(u32, u32)]) -> Result<ChildIndex, String> {
-        self.filling_children(children, |_| ())?.0.finish()
+    pub(crate) fn with_children(self, children: Vec<(u32, u32)>) -> Result<Vocabulary, String> {
+        self.filling_children(children, |_| ())?.finish()
     }
 
     /// [`StemIndex::with_children`] in two steps, so that other threads can help: checks the children
     /// and fills the trie's child table, after handing the fill to `share` (other threads may then fill
-    /// ranges of it too, see [`BulkFill::fill`], while this one does whatever else `share` does);
+    /// ranges of it too, see [`BulkFill::fill`], while this one builds the filter over the edges);
     /// [`FillingIndex::finish`] completes it once they are done.
-    pub(crate) fn filling_children<T>(
+    pub(crate) fn filling_children(
         self,
-        children: &[(u32, u32)],
-        share: impl FnOnce(&Arc<BulkFill<u64>>) -> T,
-    ) -> Result<(FillingIndex, T), String> {
+        children: Vec<(u32, u32)>,
+        share: impl FnOnce(&Arc<BulkFill<u64>>),
+    ) -> Result<FillingIndex, String> {
         let Self { mut trie, terms, stem_nodes } = self;
         let nodes = trie.len();
         assert_eq!(stem_nodes.len() + children.len(), nodes, "as many children as StemIndex::new was told");
@@ -303,12 +297,12 @@ impl StemIndex {
         for (slot, node) in child_nodes.iter_mut().zip(not_stems) {
             *slot = node;
         }
-        for (&node, &(parent, stem)) in child_nodes.iter().zip(children) {
+        for (&node, &(parent, stem)) in child_nodes.iter().zip(&children) {
             if parent as usize >= nodes || parents.get(stem as usize) != Some(&NO_PARENT) {
                 return Err(format!("n-gram node {node} extends node {parent} by node {stem}, which is not a stem"));
             }
         }
-        for (&node, &(parent, _)) in child_nodes.iter().zip(children) {
+        for (&node, &(parent, _)) in child_nodes.iter().zip(&children) {
             parents[node as usize] = parent;
         }
         // Every node must reach a stem within MAX_NGRAM - 1 steps (which also rules out cycles).
@@ -327,12 +321,15 @@ impl StemIndex {
         // Each scratch table is freed as soon as it has served, before the next large table is touched:
         // the kernel hands the freed pages to it, where a load that kept them would touch fresh memory.
         drop(parents_buffer);
-        let entries = child_nodes.iter().zip(children).map(|(&node, &(parent, stem))| (edge(parent, stem), node));
+        let entries = child_nodes.iter().zip(&children).map(|(&node, &(parent, stem))| (edge(parent, stem), node));
         let fill = Arc::new(BulkFill::new(std::mem::take(&mut trie.children), entries));
-        drop(child_nodes);
-        let shared = share(&fill);
+        let count = children.len();
+        drop((child_nodes, children));
+        share(&fill);
+        // From the fill's copy of the edges, while the threads it was shared with fill the table.
+        let edges = EdgeFilter::new(fill.keys(), count);
         fill.fill();
-        Ok((FillingIndex { trie, terms, fill, children: children.len() }, shared))
+        Ok(FillingIndex { trie, terms, fill, children: count, edges })
     }
 }
 
@@ -342,31 +339,19 @@ pub(crate) struct FillingIndex {
     terms: u32,
     fill: Arc<BulkFill<u64>>,
     children: usize,
+    edges: EdgeFilter,
 }
 
 impl FillingIndex {
-    /// The trie, checked, once no other thread fills its child table.
-    pub(crate) fn finish(self) -> Result<ChildIndex, String> {
-        let Self { mut trie, terms, fill, children } = self;
+    /// The vocabulary, checked, once no other thread fills its child table.
+    pub(crate) fn finish(self) -> Result<Vocabulary, String> {
+        let Self { mut trie, terms, fill, children, edges } = self;
         let fill = Arc::into_inner(fill).expect("the threads that helped with the fill have let it go");
         trie.children = fill.into_map();
         if trie.children.len() != children {
             return Err("vocabulary holds an n-gram twice".into());
         }
-        Ok(ChildIndex { trie, terms })
-    }
-}
-
-/// A stored vocabulary's trie, checked, waiting for its edge filter (see [`StemIndex`]).
-pub(crate) struct ChildIndex {
-    trie: GramTrie,
-    terms: u32,
-}
-
-impl ChildIndex {
-    /// The vocabulary, once `edges` is the filter over its stored children's edges.
-    pub(crate) fn with_filter(self, edges: EdgeFilter) -> Vocabulary {
-        Vocabulary::new(self.terms as usize, TermIndex { trie: self.trie, edges }, OnceLock::new())
+        Ok(Vocabulary::new(terms as usize, TermIndex { trie, edges }, OnceLock::new()))
     }
 }
 
@@ -570,13 +555,12 @@ impl Vocabulary {
     /// n-gram at most [`MAX_NGRAM`] stems long. (The model loader does the same in stages, spread over
     /// threads.)
     pub fn from_stored(stored: &StoredVocabulary) -> Result<Self, String> {
-        Self::from_stored_parts(stored.terms, &stored.stems, &stored.children)
+        Self::from_stored_parts(stored.terms, &stored.stems, stored.children.clone())
     }
 
     /// [`Vocabulary::from_stored`] from the parts of a stored vocabulary.
-    pub fn from_stored_parts(terms: u32, stems: &[(u32, String)], children: &[(u32, u32)]) -> Result<Self, String> {
-        let trie = StemIndex::new(terms, stems, children.len())?.with_children(children)?;
-        Ok(trie.with_filter(EdgeFilter::of_children(children)))
+    pub fn from_stored_parts(terms: u32, stems: &[(u32, String)], children: Vec<(u32, u32)>) -> Result<Self, String> {
+        StemIndex::new(terms, stems, children.len())?.with_children(children)
     }
 
     /// The stored form (stems and children by node id, so the same vocabulary always gives the same form).

@@ -313,6 +313,11 @@ impl<K: FlatKey> BulkFill<K> {
         }
     }
 
+    /// The keys of the entries given to the fill, in slot order.
+    pub fn keys(&self) -> impl Iterator<Item = K> + '_ {
+        self.ordered.chunks_exact(K::WORDS).map(|entry| K::from_stored([entry[0], entry[1]]))
+    }
+
     /// Fills the ranges no thread has taken yet, one at a time; returns when every range is taken.
     pub fn fill(&self) {
         let words = self.table.words();
@@ -424,6 +429,11 @@ mod tests {
         let mut serial = before.clone();
         serial.extend(entries.iter().copied());
         let fill = BulkFill::new(before, entries.iter().copied());
+        let mut keys: Vec<u64> = fill.keys().collect();
+        keys.sort_unstable();
+        let mut given: Vec<u64> = entries.iter().map(|&(key, _)| key).collect();
+        given.sort_unstable();
+        assert_eq!(keys, given, "the fill's keys are the entries' keys");
         std::thread::scope(|scope| {
             for _ in 0..3 {
                 scope.spawn(|| fill.fill());

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Classifier, Lineage, Model, Smoothing};
 use crate::error::{Error, Result};
-use crate::features::{BulkFill, EdgeFilter, FillingIndex, StemIndex, StoredVocabulary, Vocabulary};
+use crate::features::{BulkFill, FillingIndex, StemIndex, StoredVocabulary, Vocabulary};
 use crate::memory::Buffer;
 use crate::params::ValidTrainParams;
 use crate::text::tokens::TOKENIZER_ID;
@@ -241,21 +241,21 @@ fn read<T: Loaded>(
     let header = parse_header(&mut reader);
     let (model, reader) = std::thread::scope(|scope| {
         let mut header = header;
-        let indexing = header.as_mut().ok().map(|header| Indexing::start(scope, threads, header));
+        let mut indexing = header.as_mut().ok().map(|header| Indexing::start(scope, threads, header));
         let parsed = header.and_then(|header| {
-            let children = Arc::new(parse_children(&mut reader, &header)?);
-            if let Some(indexing) = &indexing {
-                indexing.send(&children);
+            let children = parse_children(&mut reader, &header)?;
+            if let Some(indexing) = &mut indexing {
+                indexing.send(children);
             }
             let counts = parse_counts(&mut reader, &header, T::KEEPS_COUNTS)?;
-            Ok((header, children, counts))
+            Ok((header, counts))
         });
         std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
         let (payload_hash, _) = reader.payload.take().expect("the payload is being read");
         let stored_hash: [u8; HASH_LEN] = reader.fill([0; HASH_LEN])?;
         // A payload that does not decode is reported only once its checksum has been checked: a corrupt
         // file is named as such, whatever its damage looks like to the decoder.
-        let (header, children, (smoothing, feature_count)) = match parsed {
+        let (header, (smoothing, feature_count)) = match parsed {
             Err(Parse::Io(e)) => return Err(Error::io(path, e)),
             _ if payload_hash.finalize().as_bytes() != &stored_hash => {
                 return Err(fail("corrupt model file: checksum mismatch".into()));
@@ -264,7 +264,7 @@ fn read<T: Loaded>(
             Ok(parsed) => parsed,
         };
         let indexing = indexing.expect("a payload with counts has a header");
-        let classifier = into_classifier(header, &children, smoothing, indexing).map_err(fail)?;
+        let classifier = into_classifier(header, smoothing, indexing).map_err(fail)?;
         Ok((T::assemble(classifier, feature_count), reader))
     })?;
     Ok((model, reader.file.map(|hasher| hasher.finalize())))
@@ -290,15 +290,15 @@ impl From<std::io::Error> for Parse {
 /// A stored vocabulary being indexed: on a thread of its own, or on this one once the file is read.
 enum Indexing<'scope> {
     /// The thread indexes the stems while their children are read, then the children it is sent while
-    /// the counts are read, and builds the filter over the children's edges; this thread then helps
-    /// fill the trie's child table (whichever thread is done first takes more of it).
+    /// the counts are read; this thread then helps fill the trie's child table (whichever thread is
+    /// done first takes more of it).
     Thread {
-        thread: ScopedJoinHandle<'scope, std::result::Result<(FillingIndex, EdgeFilter), String>>,
-        children: SyncSender<Arc<Vec<(u32, u32)>>>,
+        thread: ScopedJoinHandle<'scope, std::result::Result<FillingIndex, String>>,
+        children: SyncSender<Vec<(u32, u32)>>,
         fill: Receiver<Arc<BulkFill<u64>>>,
     },
-    /// Indexed here, after the counts.
-    Here { terms: u32, stems: Vec<(u32, String)> },
+    /// Indexed here, after the counts, from the children kept meanwhile.
+    Here { terms: u32, stems: Vec<(u32, String)>, children: Vec<(u32, u32)> },
 }
 
 impl<'scope> Indexing<'scope> {
@@ -307,40 +307,32 @@ impl<'scope> Indexing<'scope> {
     fn start<'env>(scope: &'scope Scope<'scope, 'env>, threads: NonZeroUsize, header: &mut Header) -> Self {
         let (terms, stems, children) = (header.terms, std::mem::take(&mut header.stems), header.children as usize);
         if threads.get() == 1 {
-            return Indexing::Here { terms, stems };
+            return Indexing::Here { terms, stems, children: Vec::new() };
         }
-        let (send, receive) = std::sync::mpsc::sync_channel::<Arc<Vec<(u32, u32)>>>(1);
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<(u32, u32)>>(1);
         let (share, fill) = std::sync::mpsc::sync_channel(1);
         let thread = scope.spawn(move || {
             let index = StemIndex::new(terms, &stems, children)?;
             drop(stems);
             // No children means the file could not be read: its error is the one reported.
             let children = receive.recv().map_err(|_| "the vocabulary's children were not read".to_owned())?;
-            index.filling_children(&children, |fill| {
-                // Never blocks (room for one); a loader that is gone has failed already.
-                _ = share.send(Arc::clone(fill));
-                // Built while the fill is open to the loader, which takes more of it the sooner it is done.
-                EdgeFilter::of_children(&children)
-            })
+            // Never blocks (room for one); a loader that is gone has failed already.
+            index.filling_children(children, |fill| _ = share.send(Arc::clone(fill)))
         });
         Indexing::Thread { thread, children: send, fill }
     }
 
-    /// Hands the stored children to the indexing thread, if there is one.
-    fn send(&self, children: &Arc<Vec<(u32, u32)>>) {
-        if let Indexing::Thread { children: send, .. } = self {
+    /// Hands over the stored children: to the indexing thread, or kept to be indexed here.
+    fn send(&mut self, children: Vec<(u32, u32)>) {
+        match self {
             // A thread that hung up has failed on the stems already, and says so when joined.
-            let _ = send.send(Arc::clone(children));
+            Indexing::Thread { children: send, .. } => _ = send.send(children),
+            Indexing::Here { children: kept, .. } => *kept = children,
         }
     }
 
-    /// The indexed vocabulary with the stored `children`, and the result of `beside` run while it is
-    /// being indexed.
-    fn finish<T>(
-        self,
-        children: &[(u32, u32)],
-        beside: impl FnOnce() -> T,
-    ) -> (std::result::Result<Vocabulary, String>, T) {
+    /// The indexed vocabulary, and the result of `beside` run while it is being indexed.
+    fn finish<T>(self, beside: impl FnOnce() -> T) -> (std::result::Result<Vocabulary, String>, T) {
         match self {
             Indexing::Thread { thread, children: sender, fill } => {
                 // Sent already; dropped so that a thread still waiting for them stops instead of hanging.
@@ -351,10 +343,11 @@ impl<'scope> Indexing<'scope> {
                     fill.fill();
                 }
                 let index = thread.join().expect("indexing a vocabulary does not panic");
-                let vocabulary = index.and_then(|(index, edges)| Ok(index.finish()?.with_filter(edges)));
-                (vocabulary, result)
+                (index.and_then(FillingIndex::finish), result)
             }
-            Indexing::Here { terms, stems } => (Vocabulary::from_stored_parts(terms, &stems, children), beside()),
+            Indexing::Here { terms, stems, children } => {
+                (Vocabulary::from_stored_parts(terms, &stems, children), beside())
+            }
         }
     }
 }
@@ -424,7 +417,6 @@ fn le_u32(bytes: &[u8]) -> u32 {
 /// smoothing is finished (side by side, if the index is built on a thread of its own).
 fn into_classifier(
     header: Header,
-    children: &[(u32, u32)],
     smoothing: Smoothing,
     indexing: Indexing<'_>,
 ) -> std::result::Result<Classifier, String> {
@@ -435,7 +427,7 @@ fn into_classifier(
         ));
     }
     let Header { params, labels, class_count, training_data, lineage, .. } = header;
-    let (vocabulary, smoothed) = indexing.finish(children, || smoothing.finish(class_count));
+    let (vocabulary, smoothed) = indexing.finish(|| smoothing.finish(class_count));
     let vocabulary = vocabulary.map_err(|m| format!("corrupt model file: {m}"))?;
     let corrupt = |e: Error| format!("corrupt model file: {e}");
     let classifier = Classifier::from_smoothed(params, vocabulary, labels, smoothed.map_err(corrupt)?, training_data);
