@@ -618,20 +618,23 @@ impl TermIndex {
     /// is its feature id with no further lookup; prefixes that are not terms get the ids after the last
     /// term.
     fn new(terms: &[String]) -> Self {
-        let order = |term: &String| term.bytes().filter(|&b| b == b' ').count() + 1;
-        let unigrams = terms.iter().filter(|t| order(t) == 1).count();
+        // Each term's order, counted once: every pass below would otherwise fetch every name again, and a
+        // million names scattered over the heap cost a cache miss each.
+        let orders: Vec<usize> = terms.iter().map(|term| term.bytes().filter(|&b| b == b' ').count() + 1).collect();
+        let of_order = |n: usize| terms.iter().zip(&orders).enumerate().filter(move |&(_, (_, &o))| o == n);
+        let unigrams = orders.iter().filter(|&&o| o == 1).count();
         let mut trie = GramTrie { nodes: terms.len() as u32, ..GramTrie::default() };
         trie.stems.reserve(unigrams);
-        for (id, term) in terms.iter().enumerate().filter(|(_, t)| order(t) == 1) {
+        for (id, (term, _)) in of_order(1) {
             trie.stems.insert(term, id as u32);
         }
         // Order by order, so that every prefix of a term is in the trie before the term: the edges of one
         // order are gathered first and then inserted in bulk (see `FlatMap::extend`).
-        for n in 2..=terms.iter().map(order).max().unwrap_or(1) {
+        for n in 2..=orders.iter().copied().max().unwrap_or(1) {
             let mut edges = Vec::with_capacity(terms.len() - unigrams);
             // Sorted terms come in runs that share their first stem: look it up once per run.
             let mut head: Option<(&str, u32)> = None;
-            for (id, term) in terms.iter().enumerate().filter(|(_, t)| order(t) == n) {
+            for (id, (term, _)) in of_order(n) {
                 let (prefix, last) = term.rsplit_once(' ').expect("a term of two or more stems");
                 let mut stems = prefix.split(' ');
                 let first = stems.next().unwrap_or_default();
