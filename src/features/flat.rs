@@ -249,21 +249,23 @@ impl<K: FlatKey> FlatMap<K> {
     }
 }
 
-/// Ranges of slots a bulk fill is cut into, for threads to take in turn.
-const FILL_RANGES: usize = 64;
+/// Bytes of table in each range of slots of a bulk fill: a range stays in the cache while its entries are
+/// written into it.
+const FILL_RANGE_BYTES: usize = 256 << 10;
 
-/// Keys being inserted in bulk into a [`FlatMap`] in the order of their slots, so that the table is
-/// written front to back instead of at random: several times faster for a table much larger than the
-/// cache. The table is sized for them at up to seven eighths full (a table filled in bulk is then mostly
-/// read) and cut into ranges of slots that threads may fill side by side ([`BulkFill::fill`]); a key whose
-/// probe runs past the end of its range is set aside and inserted last ([`BulkFill::into_map`]).
+/// Keys being inserted in bulk into a [`FlatMap`] range of slots by range of slots, so that each write
+/// lands in a part of the table that is in the cache, instead of anywhere in it: several times faster
+/// for a table much larger than the cache. The table is sized for them at up to seven eighths full (a
+/// table filled in bulk is then mostly read) and cut into ranges of slots that threads may fill side by
+/// side ([`BulkFill::fill`]); a key whose probe runs past the end of its range is set aside and inserted
+/// last ([`BulkFill::into_map`]).
 #[derive(Debug)]
 pub struct BulkFill<K> {
     table: AtomicWords,
     shift: u32,
     /// Keys in the table before the fill.
     len: usize,
-    /// The entries in slot order, a slot's words each.
+    /// The entries grouped by range, each in the order given, a slot's words each.
     ordered: Buffer<u64>,
     /// The entries of range `r` are `ordered` entries `starts[r]..starts[r + 1]`.
     starts: Vec<usize>,
@@ -277,21 +279,22 @@ impl<K: FlatKey> BulkFill<K> {
     /// last value).
     pub fn new(mut map: FlatMap<K>, entries: impl Iterator<Item = (K, u32)> + Clone) -> Self {
         map.make_room(map.len + entries.clone().count(), PACKED_LOAD);
-        // One counting-sort pass on the top bits of the home slot: entries then go to the table in slot
-        // order, up to a few neighbouring slots.
-        let bits = map.slots().trailing_zeros().min(16);
-        let bucket = |key: K| (key.hash() >> (64 - bits)) as usize;
-        let mut starts = vec![0usize; (1 << bits) + 1];
+        // A counting sort on the top bits of the home slot, which name its range: a few hundred ranges
+        // at most for a large table, so the entries are written to that many places at a time, each
+        // in the cache (a sort into slot order would write to tens of thousands, each a cache miss).
+        let ranges = (map.slots() * K::WORDS * 8 / FILL_RANGE_BYTES).clamp(1, 1 << 16);
+        let bits = ranges.trailing_zeros();
+        let bucket = |key: K| if bits == 0 { 0 } else { (key.hash() >> (64 - bits)) as usize };
+        let mut starts = vec![0usize; ranges + 1];
         for (key, _) in entries.clone() {
             starts[bucket(key) + 1] += 1;
         }
         for i in 1..starts.len() {
             starts[i] += starts[i - 1];
         }
-        let ranges = FILL_RANGES.min(1 << bits);
-        let range_starts = (0..=ranges).map(|r| starts[r * ((1 << bits) / ranges)]).collect();
+        let range_starts = starts.clone();
         // The entries in slot layout, in a buffer on huge pages (a large model has millions).
-        let mut ordered = Buffer::<u64>::zeroed(starts[1 << bits] * K::WORDS);
+        let mut ordered = Buffer::<u64>::zeroed(starts[ranges] * K::WORDS);
         let ordered_words = &mut *ordered;
         for (key, value) in entries {
             let at = &mut starts[bucket(key)];
@@ -421,7 +424,7 @@ mod tests {
 
     #[test]
     fn threads_fill_one_table_as_one_thread_does() {
-        // 200,000 keys in 64 ranges of slots: some probe past the end of their range and are set aside.
+        // 200,000 keys in 16 ranges of slots: some probe past the end of their range and are set aside.
         let entries: Vec<(u64, u32)> =
             (0..200_000u64).map(|i| (i.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 3, i as u32)).collect();
         let mut before = FlatMap::<u64>::with_capacity(4);
