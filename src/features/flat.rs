@@ -293,7 +293,7 @@ impl<K: FlatKey> BulkFill<K> {
             starts[i] += starts[i - 1];
         }
         let range_starts = starts.clone();
-        // The entries in slot layout, in a buffer on huge pages (a large model has millions).
+        // The entries, a slot's words each, in a buffer on huge pages (a large model has millions).
         let mut ordered = Buffer::<u64>::zeroed(starts[ranges] * K::WORDS);
         let ordered_words = &mut *ordered;
         for (key, value) in entries {
@@ -316,7 +316,7 @@ impl<K: FlatKey> BulkFill<K> {
         }
     }
 
-    /// The keys of the entries given to the fill, in slot order.
+    /// The keys of the entries given to the fill, range by range.
     pub fn keys(&self) -> impl Iterator<Item = K> + '_ {
         self.ordered.chunks_exact(K::WORDS).map(|entry| K::from_stored([entry[0], entry[1]]))
     }
