@@ -390,19 +390,19 @@ fn parse_counts(
     let terms = header.terms as usize;
     let mut smoothing = Smoothing::new(header.labels.len(), terms, header.params.alpha());
     let mut feature_count = Vec::new();
+    // A chunk's values, decoded once into a reused buffer and then handed on as a slice.
+    let mut values = Vec::with_capacity(CHUNK / 8);
     for _ in &header.labels {
         let mut counts = keep.then(|| Buffer::zeroed(terms));
         let mut filled = 0;
         reader.chunks(u64::from(header.terms) * 8, |chunk| {
-            let values = chunk.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")));
-            smoothing.push(values.clone());
-            // Each chunk from its own offset (a zip over one iterator of slots would drop one per chunk).
+            values.clear();
+            values.extend(chunk.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))));
+            smoothing.push(&values);
             if let Some(counts) = &mut counts {
-                for (slot, value) in counts[filled..].iter_mut().zip(values) {
-                    *slot = value;
-                }
+                counts[filled..filled + values.len()].copy_from_slice(&values);
             }
-            filled += chunk.len() / 8;
+            filled += values.len();
         })?;
         feature_count.extend(counts);
     }

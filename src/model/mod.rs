@@ -120,7 +120,7 @@ impl Smoothed {
         }
         let mut smoothing = Smoothing::new(labels, terms, alpha);
         for row in &counts.feature_count {
-            smoothing.push(row.iter().copied());
+            smoothing.push(row);
         }
         smoothing.finish(counts.class_count.clone())
     }
@@ -157,18 +157,23 @@ impl Smoothing {
     }
 
     /// Takes the next counts: the current label's, then, once it has one per term, the next label's.
-    pub(crate) fn push(&mut self, counts: impl Iterator<Item = f64>) {
+    pub(crate) fn push(&mut self, counts: &[f64]) {
         let Self { labels, terms, ln_counts, log_totals, .. } = self;
         let alpha = ln_counts.alpha();
         let (mut total, mut valid, mut filled) = (self.total, self.valid, self.filled);
-        for count in counts {
+        let mut counts = counts;
+        while !counts.is_empty() {
             let label = log_totals.len();
             assert!(label < *labels, "more counts than labels times terms");
-            // Without early exit (and NaN failing both comparisons), the check costs next to nothing.
-            valid &= (0.0..=f64::MAX).contains(&count);
-            total += count + alpha;
-            ln_counts.set(filled, label, count);
-            filled += 1;
+            // The rest of this label's counts at most.
+            let (run, rest) = counts.split_at((*terms - filled).min(counts.len()));
+            for &count in run {
+                // Without early exit (and NaN failing both comparisons), the check costs next to nothing.
+                valid &= (0.0..=f64::MAX).contains(&count);
+                total += count + alpha;
+            }
+            ln_counts.set_run(filled, label, run);
+            (filled, counts) = (filled + run.len(), rest);
             if filled == *terms {
                 log_totals.push(total.ln());
                 (total, filled) = (0.0, 0);
