@@ -99,8 +99,8 @@ impl LnStore {
     /// Sets the counts under `label` of features `first`, `first + 1`, ..., one per value of `counts`.
     ///
     /// The common case, a small whole count that is its own code, runs in a loop of its own over the
-    /// codes: setting the counts one call at a time, each checking how values are kept, took a third more
-    /// of a large model's load, which sets millions.
+    /// codes: setting the counts one call at a time, each checking how values are kept, took nearly twice
+    /// as long (about 57 ms against 30 of a load of the 6.7 million counts of the 1M-sentence bench model).
     pub(crate) fn set_run(&mut self, first: usize, label: usize, counts: &[f64]) {
         let labels = self.labels;
         let mut done = 0;
