@@ -9,6 +9,7 @@
 
 mod flat;
 mod shared;
+mod stems;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use flat::{BulkFill, FlatKey, FlatMap};
 pub use shared::SharedWords;
+pub use stems::StemList;
 
 use crate::memory::Buffer;
 use crate::params::{FeatureOptions, MAX_NGRAM};
@@ -243,7 +245,7 @@ pub(crate) struct StemIndex {
 
 impl StemIndex {
     /// Indexes the stem nodes of a stored vocabulary of `terms` terms that has `children` other nodes.
-    pub(crate) fn new(terms: u32, stems: &[(u32, String)], children: usize) -> Result<Self, String> {
+    pub(crate) fn new(terms: u32, stems: &StemList, children: usize) -> Result<Self, String> {
         let nodes = stems.len() + children;
         if nodes >= MAX_NODES {
             return Err("vocabulary has more than 2^32 n-grams".into());
@@ -254,15 +256,15 @@ impl StemIndex {
         let mut trie = GramTrie { nodes: nodes as u32, ..GramTrie::default() };
         trie.stems.reserve(stems.len());
         let mut stem_nodes = Vec::with_capacity(stems.len());
-        for (node, stem) in stems {
-            if stem_nodes.last().is_some_and(|&last| *node <= last) || *node as usize >= nodes {
+        for (node, stem) in stems.iter() {
+            if stem_nodes.last().is_some_and(|&last| node <= last) || node as usize >= nodes {
                 return Err(format!("stem node {node} is out of order or out of range"));
             }
             if stem.is_empty() || stem.contains(' ') || trie.stems.get(stem).is_some() {
                 return Err(format!("stem {stem:?} is empty, holds a space or comes twice"));
             }
-            trie.stems.insert(stem, *node);
-            stem_nodes.push(*node);
+            trie.stems.insert(stem, node);
+            stem_nodes.push(node);
         }
         Ok(Self { trie, terms, stem_nodes })
     }
@@ -513,7 +515,7 @@ pub struct StoredVocabulary {
     /// Number of terms.
     pub terms: u32,
     /// Every stem node (id, stem), by id.
-    pub stems: Vec<(u32, String)>,
+    pub stems: StemList,
     /// Every other node (parent node, stem node), by id.
     pub children: Vec<(u32, u32)>,
 }
@@ -559,7 +561,7 @@ impl Vocabulary {
     }
 
     /// [`Vocabulary::from_stored`] from the parts of a stored vocabulary.
-    pub fn from_stored_parts(terms: u32, stems: &[(u32, String)], children: Vec<(u32, u32)>) -> Result<Self, String> {
+    pub fn from_stored_parts(terms: u32, stems: &StemList, children: Vec<(u32, u32)>) -> Result<Self, String> {
         StemIndex::new(terms, stems, children.len())?.with_children(children)
     }
 
@@ -567,6 +569,7 @@ impl Vocabulary {
     pub fn stored(&self) -> StoredVocabulary {
         let mut stems: Vec<(u32, String)> = self.index.trie.stems.iter().map(|(stem, node)| (node, stem)).collect();
         stems.sort_unstable();
+        let stems = stems.into_iter().collect();
         let mut children: Vec<(u32, u64)> = self.index.trie.children.iter().map(|(edge, node)| (node, edge)).collect();
         children.sort_unstable();
         let children = children.into_iter().map(|(_, edge)| ((edge >> 32) as u32, edge as u32)).collect();
@@ -889,9 +892,14 @@ mod tests {
             Vocabulary::from_stored(&stored).unwrap_err()
         };
         assert!(broken(|s| s.terms = 9).contains("9 terms"));
-        assert!(broken(|s| s.stems[1].1 = "kyiv".into()).contains("twice"));
-        assert!(broken(|s| s.stems[0].1 = "a b".into()).contains("space"));
-        assert!(broken(|s| s.stems.swap(0, 1)).contains("out of order"));
+        fn restem(s: &mut StoredVocabulary, change: fn(&mut Vec<(u32, &str)>)) {
+            let mut stems = s.stems.iter().collect();
+            change(&mut stems);
+            s.stems = stems.into_iter().collect();
+        }
+        assert!(broken(|s| restem(s, |stems| stems[1].1 = "kyiv")).contains("twice"));
+        assert!(broken(|s| restem(s, |stems| stems[0].1 = "a b")).contains("space"));
+        assert!(broken(|s| restem(s, |stems| stems.swap(0, 1))).contains("out of order"));
         assert!(broken(|s| s.children[0].1 = 1).contains("not a stem"), "node 1 is an n-gram");
         assert!(broken(|s| s.children[0].0 = 99).contains("not a stem"));
         assert!(broken(|s| s.children[1] = s.children[0]).contains("twice"));

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Classifier, Lineage, Model, Smoothing};
 use crate::error::{Error, Result};
-use crate::features::{BulkFill, FillingIndex, StemIndex, StoredVocabulary, Vocabulary};
+use crate::features::{BulkFill, FillingIndex, StemIndex, StemList, StoredVocabulary, Vocabulary};
 use crate::memory::Buffer;
 use crate::params::ValidTrainParams;
 use crate::text::tokens::TOKENIZER_ID;
@@ -53,7 +53,7 @@ struct Header {
     /// Number of terms (feature ids `0..terms`).
     terms: u32,
     /// The vocabulary's stem nodes (see [`StoredVocabulary`]).
-    stems: Vec<(u32, String)>,
+    stems: StemList,
     /// Number of (parent, stem) pairs in the first raw section.
     children: u64,
     training_data: String,
@@ -298,7 +298,7 @@ enum Indexing<'scope> {
         fill: Receiver<Arc<BulkFill<u64>>>,
     },
     /// Indexed here, after the counts, from the children kept meanwhile.
-    Here { terms: u32, stems: Vec<(u32, String)>, children: Vec<(u32, u32)> },
+    Here { terms: u32, stems: StemList, children: Vec<(u32, u32)> },
 }
 
 impl<'scope> Indexing<'scope> {
