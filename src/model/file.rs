@@ -380,8 +380,8 @@ fn parse_children(reader: &mut Hashing<'_, impl Read>, header: &Header) -> std::
     Ok(children)
 }
 
-/// Reads the counts' raw section, label by label, through one reused buffer: smoothed as they come, and
-/// kept as well when `keep` is set.
+/// Reads the counts' raw section, label by label, a chunk at a time straight into their place (a reused
+/// buffer, or the kept counts when `keep` is set), smoothing each chunk as it comes.
 fn parse_counts(
     reader: &mut Hashing<'_, impl Read>,
     header: &Header,
@@ -390,20 +390,19 @@ fn parse_counts(
     let terms = header.terms as usize;
     let mut smoothing = Smoothing::new(header.labels.len(), terms, header.params.alpha());
     let mut feature_count = Vec::new();
-    // A chunk's values, decoded once into a reused buffer and then handed on as a slice.
-    let mut values = Vec::with_capacity(CHUNK / 8);
+    let per_chunk = CHUNK / 8;
+    let mut values = if keep { Vec::new() } else { vec![0.0; per_chunk.min(terms)] };
     for _ in &header.labels {
         let mut counts = keep.then(|| Buffer::zeroed(terms));
-        let mut filled = 0;
-        reader.chunks(u64::from(header.terms) * 8, |chunk| {
-            values.clear();
-            values.extend(chunk.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))));
-            smoothing.push(&values);
-            if let Some(counts) = &mut counts {
-                counts[filled..filled + values.len()].copy_from_slice(&values);
-            }
-            filled += values.len();
-        })?;
+        for start in (0..terms).step_by(per_chunk) {
+            let len = per_chunk.min(terms - start);
+            let chunk = match &mut counts {
+                Some(counts) => &mut counts[start..start + len],
+                None => &mut values[..len],
+            };
+            reader.read_f64s(chunk)?;
+            smoothing.push(chunk);
+        }
         feature_count.extend(counts);
     }
     Ok((smoothing, feature_count))
@@ -466,6 +465,18 @@ impl<R: Read> Hashing<'_, R> {
     fn fill<B: AsMut<[u8]>>(&mut self, mut buf: B) -> Result<B> {
         self.read_exact(buf.as_mut()).map_err(|e| Error::io(self.path, e))?;
         Ok(buf)
+    }
+
+    /// Fills `values` with little-endian `f64`s read straight into them (no copy through a byte buffer:
+    /// the counts are most of a model's bytes).
+    fn read_f64s(&mut self, values: &mut [f64]) -> std::io::Result<()> {
+        self.read_exact(bytemuck::cast_slice_mut(values))?;
+        if cfg!(target_endian = "big") {
+            for value in values.iter_mut() {
+                *value = f64::from_bits(u64::from_le(value.to_bits()));
+            }
+        }
+        Ok(())
     }
 
     /// Reads `len` bytes and hands them to `each` in chunks of whole 8-byte values.
