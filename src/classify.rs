@@ -12,7 +12,7 @@ use crate::explain::{format_evidence, sentence_evidence};
 use crate::features::Featurizer;
 use crate::input::{Document, Unit};
 use crate::model::{Classifier, Prediction};
-use crate::parallel::{Batching, map_ordered};
+use crate::parallel::{Batching, IN_FLIGHT_PER_THREAD, map_ordered};
 use crate::text::{Span, sentences};
 
 /// One classified sentence of a document.
@@ -35,24 +35,40 @@ pub struct ClassifiedDoc {
     pub doc: Document,
     /// Every sentence: its span in `doc.text` and its posteriors, in order (held inline when there is
     /// one, as for every row of sentence-per-row input, which then costs no allocation).
-    pub sentences: SmallVec<[(Span, Prediction); 1]>,
+    pub sentences: SentencePredictions,
 }
+
+/// The sentences of a document, by span, with their posteriors.
+pub type SentencePredictions = SmallVec<[(Span, Prediction); 1]>;
 
 impl ClassifiedDoc {
     /// Classifies every sentence of `doc`: split into sentences, or, with [`Unit::Sentence`], the whole
     /// text (trimmed) as one sentence. A document with no text has no sentences.
     pub fn new(model: &Classifier, featurizer: &mut Featurizer, doc: Document, unit: Unit) -> Self {
+        Self::reusing(model, featurizer, doc, unit, SmallVec::new())
+    }
+
+    /// [`ClassifiedDoc::new`], with the sentences kept in `storage` (emptied first), whose capacity is
+    /// reused.
+    fn reusing(
+        model: &Classifier,
+        featurizer: &mut Featurizer,
+        doc: Document,
+        unit: Unit,
+        mut storage: SentencePredictions,
+    ) -> Self {
+        storage.clear();
         let mut predict = |span: Span| (span, model.predict(featurizer, &doc.text[span.start..span.end]));
-        let sentences = match unit {
-            Unit::Article => sentences::split(&doc.text).into_iter().map(|s| predict(s.span)).collect(),
+        match unit {
+            Unit::Article => storage.extend(sentences::split(&doc.text).into_iter().map(|s| predict(s.span))),
             Unit::Sentence => {
                 let after_space = doc.text.trim_start();
                 let start = doc.text.len() - after_space.len();
                 let trimmed = after_space.trim_end();
-                (!trimmed.is_empty()).then(|| predict(Span::new(start, start + trimmed.len()))).into_iter().collect()
+                storage.extend((!trimmed.is_empty()).then(|| predict(Span::new(start, start + trimmed.len()))));
             }
-        };
-        Self { doc, sentences }
+        }
+        Self { doc, sentences: storage }
     }
 
     /// The sentences as rows numbered from `first`, with spans counted from the start of the source file
@@ -136,8 +152,12 @@ pub fn classify_stream<E>(
     model: &Classifier,
     documents: impl Iterator<Item = Result<Document, E>>,
     options: ClassifyOptions<'_>,
-    sink: impl FnMut(ClassifiedBatch) -> Result<(), E>,
+    mut sink: impl FnMut(&ClassifiedBatch) -> Result<(), E>,
 ) -> Result<(), E> {
+    // The buffers of sunk batches go back to the workers: a long text article's parts each need a few
+    // megabytes, which would otherwise be allocated on a worker and freed on the calling thread, batch
+    // after batch, and glibc's arenas grow with such traffic over a long run.
+    let (spare, spares) = crossbeam_channel::bounded::<Spare>(options.threads.get() * IN_FLIGHT_PER_THREAD);
     map_ordered(
         documents,
         options.threads,
@@ -145,9 +165,11 @@ pub fn classify_stream<E>(
         |doc: &Document| doc.text.len() + 64,
         || model.featurizer(),
         |featurizer, docs| {
-            let mut batch = ClassifiedBatch { docs: Vec::with_capacity(docs.len()), ..ClassifiedBatch::default() };
+            let Spare { rendered, mut sentences } = spares.try_recv().unwrap_or_default();
+            let mut batch = ClassifiedBatch { docs: Vec::with_capacity(docs.len()), rendered };
             for doc in docs {
-                let classified = ClassifiedDoc::new(model, featurizer, doc, options.unit);
+                let storage = sentences.pop().unwrap_or_default();
+                let classified = ClassifiedDoc::reusing(model, featurizer, doc, options.unit, storage);
                 if let Some(format) = options.rows {
                     for row in classified.rows(1) {
                         let evidence = options.explain.map(|top| {
@@ -161,8 +183,29 @@ pub fn classify_stream<E>(
             }
             batch
         },
-        sink,
+        |batch| {
+            sink(&batch)?;
+            _ = spare.try_send(Spare::from(batch));
+            Ok(())
+        },
     )
+}
+
+/// The reusable buffers of a sunk batch: its rendered rows, and the sentence lists that outgrew their
+/// inline room.
+#[derive(Default)]
+struct Spare {
+    rendered: Rendered,
+    sentences: Vec<SentencePredictions>,
+}
+
+impl From<ClassifiedBatch> for Spare {
+    fn from(batch: ClassifiedBatch) -> Self {
+        let mut rendered = batch.rendered;
+        rendered.clear();
+        let sentences = batch.docs.into_iter().map(|d| d.sentences).filter(SmallVec::spilled).collect();
+        Spare { rendered, sentences }
+    }
 }
 
 /// Output format of classified rows.
@@ -371,6 +414,13 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// Forgets every row, keeping the buffers' capacity.
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.slots.clear();
+        self.rows = 0;
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.rows
@@ -453,6 +503,20 @@ mod tests {
 
     fn doc(text: &str) -> Document {
         Document { id: "d".into(), text: text.into(), ..Document::default() }
+    }
+
+    #[test]
+    fn a_document_classified_into_reused_storage_is_classified_as_into_new_storage() {
+        let m = model();
+        let mut f = m.featurizer();
+        let long = doc("Kyiv denied it. Islamic State claimed it. The toll rose. Moscow blamed Kyiv.");
+        let used = ClassifiedDoc::new(&m, &mut f, long, Unit::Article).sentences;
+        assert!(used.spilled(), "four sentences outgrow the inline room");
+        for unit in [Unit::Article, Unit::Sentence] {
+            let short = doc("Islamic State claimed the attack. The toll rose.");
+            let reused = ClassifiedDoc::reusing(&m, &mut f, short.clone(), unit, used.clone());
+            assert_eq!(reused, ClassifiedDoc::new(&m, &mut f, short, unit), "{unit:?}");
+        }
     }
 
     #[test]
