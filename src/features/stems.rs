@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct StemList {
     nodes: Vec<u32>,
     /// Where each stem ends in `text`.
-    ends: Vec<u32>,
+    ends: Vec<usize>,
     text: String,
 }
 
@@ -26,7 +26,7 @@ impl StemList {
     pub fn push(&mut self, node: u32, stem: &str) {
         self.text.push_str(stem);
         self.nodes.push(node);
-        self.ends.push(u32::try_from(self.text.len()).expect("a vocabulary's stems take under 4 GiB"));
+        self.ends.push(self.text.len());
     }
 
     /// Number of pairs.
@@ -41,8 +41,8 @@ impl StemList {
 
     /// The pairs, in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (u32, &str)> + '_ {
-        let start = |i: usize| if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.nodes.iter().enumerate().map(move |(i, &node)| (node, &self.text[start(i)..self.ends[i] as usize]))
+        let start = |i: usize| if i == 0 { 0 } else { self.ends[i - 1] };
+        self.nodes.iter().enumerate().map(move |(i, &node)| (node, &self.text[start(i)..self.ends[i]]))
     }
 }
 
