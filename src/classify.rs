@@ -203,12 +203,14 @@ impl Spare {
     /// Rendered rows from this many bytes up are worth passing back.
     const LARGE: usize = 1 << 20;
 
-    /// The buffers of `batch` to pass back to the workers, if it has large ones: a part of a long text
-    /// article has megabytes of rows and a sentence list of hundreds of kilobytes, which were allocated
-    /// on a worker and freed on the calling thread part after part, and glibc's arenas grew over the run
-    /// (peak RSS at 1 GB of one article on two threads 51.6 MB against 36.7 MB at 10 MB; 46.0 against
-    /// 38.2 MB with them passed back). The small buffers of a batch of sentence rows are left to malloc:
-    /// passed back as well, they raised that input's peak at 1 GB from 89 to 97 MB.
+    /// The buffers of `batch` to pass back to the workers: when it has rendered rows of [`Spare::LARGE`]
+    /// bytes or more, or sentence lists on the heap (documents of more than one sentence). A part of a
+    /// long text article has megabytes of rows and a sentence list of hundreds of kilobytes, which were
+    /// allocated on a worker and freed on the calling thread part after part, and glibc's arenas grew over
+    /// the run (peak RSS at 1 GB of one article on two threads 51.6 MB against 36.7 MB at 10 MB; 46.0
+    /// against 38.2 MB with them passed back; an articles CSV, 24.6 MB against 25.8 before). The rows
+    /// of a batch of sentences are left to malloc: passed back as well, they raised that input's peak at
+    /// 1 GB from 89 to 97 MB.
     fn of(batch: ClassifiedBatch) -> Option<Self> {
         let mut sentences = batch.docs.into_iter().map(|d| d.sentences).filter(SmallVec::spilled).peekable();
         if batch.rendered.bytes.capacity() < Self::LARGE && sentences.peek().is_none() {
