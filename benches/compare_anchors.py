@@ -183,12 +183,14 @@ def agreement(args):
 
 
 def table(args):
-    """Markdown table of results.tsv: task, input, tool, sentences, bytes, seconds, peak RSS (KB), CPU."""
+    """Markdown table of results.tsv: task, input, tool, sentences, bytes, seconds, peak RSS (KB), CPU, runs
+    (absent from the rows of runs before the script counted them)."""
     rows = []
     with open(args.results, encoding="utf-8") as f:
         for line in f:
-            task, size, tool, sentences, nbytes, seconds, rss, cpu = line.rstrip("\n").split("\t")
-            rows.append((task, size, tool, int(sentences), int(nbytes), float(seconds), int(rss), cpu))
+            task, size, tool, sentences, nbytes, seconds, rss, cpu, *runs = line.rstrip("\n").split("\t")
+            runs = runs[0] if runs else ""
+            rows.append((task, size, tool, int(sentences), int(nbytes), float(seconds), runs, int(rss), cpu))
 
     # Rows kept from an earlier run of some tools come first in the file: order by task, input, tool.
     sizes = list(dict.fromkeys(r[1] for r in rows))
@@ -196,10 +198,10 @@ def table(args):
     tools = ["scikit-learn", "fastText"]
     rows.sort(key=lambda r: (tasks.index(r[0]), sizes.index(r[1]), tools.index(r[2]) if r[2] in tools else 2,
                              int(r[2].split(", ")[1].split()[0]) if ", " in r[2] else 0))
-    print("| task | input | tool | sentences | MB | seconds | sentences/s | MB/s | peak RSS MB | CPU "
+    print("| task | input | tool | sentences | MB | seconds | runs | sentences/s | MB/s | peak RSS MB | CPU "
           "| narrative × scikit-learn | narrative × fastText | × 1 thread |")
-    print("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-    for task, size, tool, sentences, nbytes, seconds, rss, cpu in rows:
+    print("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for task, size, tool, sentences, nbytes, seconds, runs, rss, cpu in rows:
         others = {r[2]: r[5] for r in rows if r[0] == task and r[1] == size}
         ratios = []
         # The anchors' ratios to one decimal; the thread scaling (the target is 1.8) to two.
@@ -208,10 +210,10 @@ def table(args):
             ratios.append(f"{others[name] / seconds:.{digits}f}×" if mine and name in others else "")
         time = f"{seconds:.3f}" if seconds < 10 else f"{seconds:.2f}"
         if task == "startup":
-            print(f"| {task} | {size} | {tool} | | | {time} | | | {rss / 1024:,.0f} | {cpu} | | | |")
+            print(f"| {task} | {size} | {tool} | | | {time} | {runs} | | | {rss / 1024:,.0f} | {cpu} | | | |")
             continue
         mb = nbytes / 1e6
-        print(f"| {task} | {size} | {tool} | {sentences:,} | {mb:,.1f} | {time} | {sentences / seconds:,.0f} "
+        print(f"| {task} | {size} | {tool} | {sentences:,} | {mb:,.1f} | {time} | {runs} | {sentences / seconds:,.0f} "
               f"| {mb / seconds:,.2f} | {rss / 1024:,.0f} | {cpu} | {' | '.join(ratios)} |")
 
 
