@@ -1,17 +1,65 @@
 //! Output that never leaves a half-written file: [`AtomicFile`] writes to a temporary file beside the
 //! target and renames it into place only on [`AtomicFile::commit`]; dropping it uncommitted removes the
-//! temporary file and leaves any previous file untouched. [`Sink`] is stdout (`-`) or such a file.
+//! temporary file and leaves any previous file untouched. [`Sink`] is stdout (`-`) or such a file. A
+//! process ended by a signal runs no destructors, so every temporary file or directory being written is
+//! also listed ([`Unfinished`]) for [`abandon_and_exit`] to remove.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::error::{Error, Result};
+
+/// The temporary files and directories being written, by path.
+static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn unfinished() -> MutexGuard<'static, Vec<PathBuf>> {
+    // The list stays whole whatever a panicking thread was doing: entries are pushed and removed whole.
+    UNFINISHED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A temporary file or directory on the list [`abandon_and_exit`] removes, for as long as this lives.
+#[derive(Debug)]
+pub struct Unfinished {
+    path: PathBuf,
+}
+
+impl Unfinished {
+    /// Lists `path` (a temporary file or directory just created).
+    pub fn new(path: &Path) -> Self {
+        unfinished().push(path.to_owned());
+        Self { path: path.to_owned() }
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let mut list = unfinished();
+        if let Some(at) = list.iter().position(|p| *p == self.path) {
+            list.swap_remove(at);
+        }
+    }
+}
+
+/// Removes every listed temporary file and directory and ends the process with `code`, holding the list so
+/// that no other is created meanwhile: for a run interrupted by a signal (Ctrl-C), which would otherwise
+/// leave them behind, hidden and as large as the output written so far.
+pub fn abandon_and_exit(code: i32) -> ! {
+    let list = unfinished();
+    for path in list.iter() {
+        // Gone already is fine: a file renamed into place just now is complete.
+        let _ = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    }
+    std::process::exit(code)
+}
 
 /// A file being written; it replaces `path` only when committed.
 #[derive(Debug)]
 pub struct AtomicFile {
     path: PathBuf,
     writer: BufWriter<tempfile::NamedTempFile>,
+    /// Dropped after the writer, whose temporary file is then gone or renamed.
+    _unfinished: Unfinished,
 }
 
 impl AtomicFile {
@@ -33,7 +81,8 @@ impl AtomicFile {
             .suffix(".tmp")
             .tempfile_in(dir)
             .map_err(|e| Error::io(path, e))?;
-        Ok(Self { path: path.to_owned(), writer: BufWriter::new(temp) })
+        let unfinished = Unfinished::new(temp.path());
+        Ok(Self { path: path.to_owned(), writer: BufWriter::new(temp), _unfinished: unfinished })
     }
 
     /// Flushes, syncs and renames the file into place.
@@ -144,6 +193,21 @@ mod tests {
         f.write_all(b"half").unwrap();
         drop(f);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_temporary_file_is_listed_for_removal_until_committed_or_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let listed = |d: &Path| unfinished().iter().filter(|p| p.starts_with(d)).count();
+        let (first, second) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+        let committed = AtomicFile::create(&first).unwrap();
+        let dropped = AtomicFile::create(&second).unwrap();
+        assert_eq!(listed(dir.path()), 2);
+        committed.commit().unwrap();
+        assert_eq!(listed(dir.path()), 1);
+        drop(dropped);
+        assert_eq!(listed(dir.path()), 0);
+        assert!(first.exists() && !second.exists());
     }
 
     #[test]

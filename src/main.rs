@@ -1,6 +1,6 @@
 //! The `narrative` command: parses arguments, runs one subcommand, maps the outcome to an exit code
-//! (0 success, 1 runtime error, 2 usage error). A closed stdout (`narrative classify ... | head`) is not an
-//! error. Errors are printed once, on one line, with their whole cause chain.
+//! (0 success, 1 runtime error, 2 usage error, 130 interrupted). A closed stdout (`narrative classify ... |
+//! head`) is not an error. Errors are printed once, on one line, with their whole cause chain.
 
 mod cmd;
 
@@ -8,7 +8,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Exit code of a run ended by Ctrl-C (SIGINT), SIGTERM or SIGHUP: 128 + SIGINT, as shells report Ctrl-C.
+const INTERRUPTED: i32 = 130;
+
 fn main() -> ExitCode {
+    // A signal would end the process without running destructors, leaving the temporary file of an
+    // output being written; the handler removes it first. Setting it fails only if the system refuses,
+    // and the run then goes on as before.
+    let _ = ctrlc::set_handler(|| narrative::io::abandon_and_exit(INTERRUPTED));
     let cli = cmd::Cli::parse();
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

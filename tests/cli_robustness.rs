@@ -140,6 +140,50 @@ fn killing_a_model_write_leaves_the_previous_model_intact() {
     }
 }
 
+/// Ctrl-C (or SIGTERM) in the middle of writing an output: exit code 130, and no temporary file or
+/// directory left beside the output (a signal runs no destructors; the handler removes them first).
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_leaves_no_temporary_output() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let article = std::fs::read_to_string(root().join("seeds/000_83e4cde7cd4e48bd.txt")).unwrap();
+    // About 40 MB: seconds of work even on a fast machine, so the signal comes while the output is written.
+    write(d, "big.txt", article.repeat(8000));
+    std::fs::create_dir(d.join("out")).unwrap();
+    let model = root().join("models/narrative.model");
+    let model = model.to_str().unwrap();
+    let runs = [
+        (Signal::SIGINT, ["classify", "--model", model, "big.txt", "-o", "out/rows.csv"]),
+        (Signal::SIGTERM, ["report", "--model", model, "big.txt", "--out", "out/report"]),
+    ];
+    for (signal, args) in runs {
+        let mut child = common::command_in(d, &args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let entries = || -> Vec<String> {
+            let names = std::fs::read_dir(d.join("out")).unwrap().map(|e| e.unwrap().file_name());
+            names.map(|n| n.to_string_lossy().into_owned()).collect()
+        };
+        let started = std::time::Instant::now();
+        while entries().is_empty() {
+            assert!(child.try_wait().unwrap().is_none(), "{args:?} ended before it wrote anything");
+            assert!(started.elapsed().as_secs() < 60, "{args:?}: no temporary output appeared");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let temporary = entries();
+        assert!(temporary.iter().all(|n| n.starts_with(".narrative-")), "{args:?}: {temporary:?}");
+        kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{args:?} ended by {signal}: {status}");
+        assert!(entries().is_empty(), "{args:?} ended by {signal} left {:?}", entries());
+    }
+}
+
 #[test]
 fn every_subcommand_reports_a_bad_model_or_input_in_one_line() {
     let dir = tempfile::tempdir().unwrap();

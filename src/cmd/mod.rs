@@ -28,7 +28,8 @@ pub const DEFAULT_MODEL: &str = "models/narrative.model";
 /// data/labelled/*.csv`, `narrative eval --data labelled.csv`. Retraining loop: `suggest` what to
 /// label, `update` the model with the labels, `compare` old and new before switching.
 ///
-/// Exit codes: 0 success, 1 runtime error (bad input, unreadable model, failed write), 2 usage error.
+/// Exit codes: 0 success, 1 runtime error (bad input, unreadable model, failed write), 2 usage error,
+/// 130 interrupted (Ctrl-C; no partial output file is left).
 #[derive(Debug, Parser)]
 #[command(name = "narrative", version, max_term_width = 100, propagate_version = true)]
 pub struct Cli {

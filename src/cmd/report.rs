@@ -8,6 +8,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use narrative::classify::{ClassifyOptions, Format, Numbering, RowFormat, classify_stream};
 use narrative::input::{Documents, InputFormat, Unit};
+use narrative::io::Unfinished;
 use narrative::model::Classifier;
 use narrative::report::{ArticleSummary, ModelSummary, Report, ReportBuilder, ReportOptions};
 
@@ -253,6 +254,8 @@ fn lookup<'a>(meta: &'a Meta, id: &str) -> Option<&'a BTreeMap<String, String>> 
 /// complete.
 struct Staging {
     dir: tempfile::TempDir,
+    /// Dropped after the directory, which is then gone or moved into place.
+    _unfinished: Unfinished,
 }
 
 impl Staging {
@@ -265,7 +268,8 @@ impl Staging {
             .prefix(".narrative-report-")
             .tempdir_in(parent)
             .with_context(|| format!("{}: cannot create the report directory", out.display()))?;
-        Ok(Self { dir })
+        let unfinished = Unfinished::new(dir.path());
+        Ok(Self { dir, _unfinished: unfinished })
     }
 
     /// Moves the finished report into place, replacing an existing directory.
