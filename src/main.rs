@@ -12,10 +12,7 @@ use clap::Parser;
 const INTERRUPTED: i32 = 130;
 
 fn main() -> ExitCode {
-    // A signal would end the process without running destructors, leaving the temporary file of an
-    // output being written; the handler removes it first. Setting it fails only if the system refuses,
-    // and the run then goes on as before.
-    let _ = ctrlc::set_handler(|| narrative::io::abandon_and_exit(INTERRUPTED));
+    clean_up_on_interrupt();
     let cli = cmd::Cli::parse();
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -25,6 +22,48 @@ fn main() -> ExitCode {
             eprintln!("narrative: error: {message}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Makes Ctrl-C, SIGTERM and SIGHUP remove the temporary file of an output being written before the
+/// process exits (a signal ends it without running destructors). A signal the process started with
+/// ignored (under `nohup`, or as a background job of a script) stays ignored, as POSIX tools keep it.
+fn clean_up_on_interrupt() {
+    #[cfg(unix)]
+    let ignored: Vec<_> = signals::HANDLED.into_iter().filter(|&s| signals::started_ignored(s)).collect();
+    // Fails only if the system refuses a handler; the run then goes on as it would have without it.
+    let _ = ctrlc::set_handler(|| narrative::io::abandon_and_exit(INTERRUPTED));
+    #[cfg(unix)]
+    for signal in ignored {
+        signals::ignore(signal);
+    }
+}
+
+/// Signal dispositions: ctrlc sets its handler for all of [`HANDLED`](signals::HANDLED) without looking at
+/// what they were, so those that were ignored are read before and ignored again after.
+#[cfg(unix)]
+mod signals {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+
+    /// The signals the handler of [`super::clean_up_on_interrupt`] takes.
+    pub const HANDLED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+    /// Ignores `signal`, returning its action before.
+    pub fn ignore(signal: Signal) -> Option<SigAction> {
+        let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        // SAFETY: ignoring a signal installs no function to run in signal context.
+        unsafe { sigaction(signal, &ignore) }.ok()
+    }
+
+    /// Whether the process started with `signal` ignored (its action is left as it was).
+    pub fn started_ignored(signal: Signal) -> bool {
+        let Some(before) = ignore(signal) else { return false };
+        let ignored = matches!(before.handler(), SigHandler::SigIgn);
+        if !ignored {
+            // SAFETY: this puts back the action the process had a moment ago.
+            let _ = unsafe { sigaction(signal, &before) };
+        }
+        ignored
     }
 }
 

@@ -141,7 +141,8 @@ fn killing_a_model_write_leaves_the_previous_model_intact() {
 }
 
 /// Ctrl-C (or SIGTERM) in the middle of writing an output: exit code 130, and no temporary file or
-/// directory left beside the output (a signal runs no destructors; the handler removes them first).
+/// directory left beside the output (a signal runs no destructors; the handler removes them first). A
+/// run started with SIGHUP ignored (`nohup`) goes on through it.
 #[cfg(unix)]
 #[test]
 fn an_interrupted_run_leaves_no_temporary_output() {
@@ -153,6 +154,25 @@ fn an_interrupted_run_leaves_no_temporary_output() {
     // About 40 MB: seconds of work even on a fast machine, so the signal comes while the output is written.
     write(d, "big.txt", article.repeat(8000));
     std::fs::create_dir(d.join("out")).unwrap();
+    let entries = || -> Vec<String> {
+        let names = std::fs::read_dir(d.join("out")).unwrap().map(|e| e.unwrap().file_name());
+        names.map(|n| n.to_string_lossy().into_owned()).collect()
+    };
+    // Runs `command` until its temporary output appears, then sends it `signal` and waits for it.
+    let interrupt = |mut command: std::process::Command, signal: Signal| {
+        let mut child =
+            command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let started = std::time::Instant::now();
+        while entries().is_empty() {
+            assert!(child.try_wait().unwrap().is_none(), "{command:?} ended before it wrote anything");
+            assert!(started.elapsed().as_secs() < 60, "{command:?}: no temporary output appeared");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let temporary = entries();
+        assert!(temporary.iter().all(|n| n.starts_with(".narrative-")), "{command:?}: {temporary:?}");
+        kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+        child.wait().unwrap()
+    };
     let model = root().join("models/narrative.model");
     let model = model.to_str().unwrap();
     let runs = [
@@ -160,28 +180,17 @@ fn an_interrupted_run_leaves_no_temporary_output() {
         (Signal::SIGTERM, ["report", "--model", model, "big.txt", "--out", "out/report"]),
     ];
     for (signal, args) in runs {
-        let mut child = common::command_in(d, &args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let entries = || -> Vec<String> {
-            let names = std::fs::read_dir(d.join("out")).unwrap().map(|e| e.unwrap().file_name());
-            names.map(|n| n.to_string_lossy().into_owned()).collect()
-        };
-        let started = std::time::Instant::now();
-        while entries().is_empty() {
-            assert!(child.try_wait().unwrap().is_none(), "{args:?} ended before it wrote anything");
-            assert!(started.elapsed().as_secs() < 60, "{args:?}: no temporary output appeared");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        let temporary = entries();
-        assert!(temporary.iter().all(|n| n.starts_with(".narrative-")), "{args:?}: {temporary:?}");
-        kill(Pid::from_raw(child.id() as i32), signal).unwrap();
-        let status = child.wait().unwrap();
+        let status = interrupt(common::command_in(d, &args), signal);
         assert_eq!(status.code(), Some(130), "{args:?} ended by {signal}: {status}");
         assert!(entries().is_empty(), "{args:?} ended by {signal} left {:?}", entries());
     }
+    write(d, "small.txt", article.repeat(400));
+    let mut nohup = std::process::Command::new("nohup");
+    nohup.arg(env!("CARGO_BIN_EXE_narrative")).current_dir(d).stdin(std::process::Stdio::null());
+    nohup.args(["classify", "--model", model, "small.txt", "-o", "out/rows.csv"]);
+    let status = interrupt(nohup, Signal::SIGHUP);
+    assert!(status.success(), "under nohup, SIGHUP ended the run: {status}");
+    assert_eq!(entries(), ["rows.csv"]);
 }
 
 #[test]
