@@ -184,7 +184,8 @@ fn an_interrupted_run_leaves_no_temporary_output() {
         assert_eq!(status.code(), Some(130), "{args:?} ended by {signal}: {status}");
         assert!(entries().is_empty(), "{args:?} ended by {signal} left {:?}", entries());
     }
-    write(d, "small.txt", article.repeat(400));
+    // About 10 MB: long enough that the signal comes mid-run even when the test thread is slow to see it.
+    write(d, "small.txt", article.repeat(2000));
     let mut nohup = std::process::Command::new("nohup");
     nohup.arg(env!("CARGO_BIN_EXE_narrative")).current_dir(d).stdin(std::process::Stdio::null());
     nohup.args(["classify", "--model", model, "small.txt", "-o", "out/rows.csv"]);
