@@ -1,8 +1,9 @@
 //! Output that never leaves a half-written file: [`AtomicFile`] writes to a temporary file beside the
 //! target and renames it into place only on [`AtomicFile::commit`]; dropping it uncommitted removes the
-//! temporary file and leaves any previous file untouched. [`Sink`] is stdout (`-`) or such a file. A
-//! process ended by a signal runs no destructors, so every temporary file or directory being written is
-//! also listed ([`Unfinished`]) for [`abandon_and_exit`] to remove.
+//! temporary file and leaves any previous file untouched. [`AtomicDir`] does the same for a directory of
+//! files. [`Sink`] is stdout (`-`) or such a file. A process ended by a signal runs no destructors, so
+//! every temporary file or directory being written is also listed ([`Unfinished`]) for
+//! [`abandon_and_exit`] to remove.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -53,6 +54,14 @@ pub fn abandon_and_exit(code: i32) -> ! {
     std::process::exit(code)
 }
 
+/// The directory `path` is in (`.` for a bare name), where its temporary twin is written.
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// A file being written; it replaces `path` only when committed.
 #[derive(Debug)]
 pub struct AtomicFile {
@@ -72,14 +81,10 @@ impl AtomicFile {
             let what = if meta.is_dir() { "is a directory" } else { "is not a regular file" };
             return Err(Error::io(path, std::io::Error::other(format!("{what}; expected a file path to write"))));
         }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
         let temp = tempfile::Builder::new()
             .prefix(".narrative-")
             .suffix(".tmp")
-            .tempfile_in(dir)
+            .tempfile_in(parent_dir(path))
             .map_err(|e| Error::io(path, e))?;
         let unfinished = Unfinished::new(temp.path());
         Ok(Self { path: path.to_owned(), writer: BufWriter::new(temp), _unfinished: unfinished })
@@ -110,6 +115,91 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::
     let mut file = AtomicFile::create(path)?;
     write(&mut file).map_err(|e| Error::io(path, e))?;
     file.commit()
+}
+
+/// A directory being written beside `path`; it takes the place of `path` only when committed, and
+/// dropping it uncommitted removes it and leaves any previous directory untouched.
+#[derive(Debug)]
+pub struct AtomicDir {
+    path: PathBuf,
+    staging: tempfile::TempDir,
+    /// Dropped after the staging directory, which is then gone or moved into place.
+    _unfinished: Unfinished,
+}
+
+impl AtomicDir {
+    /// Starts writing the directory `path`. An existing `path` must be a directory that is empty or holds
+    /// `marker` (a file only this kind of directory has), so a mistyped path never replaces unrelated files.
+    pub fn create(path: &Path, marker: &str) -> Result<Self> {
+        let refuse = |why: String| Err(Error::io(path, std::io::Error::other(why)));
+        if let Ok(meta) = std::fs::metadata(path) {
+            if !meta.is_dir() {
+                return refuse("exists and is not a directory; expected a directory to write".into());
+            }
+            let mut entries = std::fs::read_dir(path).map_err(|e| Error::io(path, e))?;
+            if entries.next().is_some() && !path.join(marker).is_file() {
+                return refuse(format!("exists and has no {marker}; not replacing a directory we did not write"));
+            }
+        }
+        let staging = tempfile::Builder::new()
+            .prefix(".narrative-")
+            .suffix(".tmp")
+            .tempdir_in(parent_dir(path))
+            .map_err(|e| Error::io(path, e))?;
+        let unfinished = Unfinished::new(staging.path());
+        Ok(Self { path: path.to_owned(), staging, _unfinished: unfinished })
+    }
+
+    /// The directory to write the files into.
+    pub fn staging(&self) -> &Path {
+        self.staging.path()
+    }
+
+    /// Moves the directory into place. An existing directory is swapped with it in one step where the
+    /// system can (Linux `renameat2` with `RENAME_EXCHANGE`), so `path` always holds a whole directory,
+    /// old or new; the old one is then removed.
+    pub fn commit(self) -> Result<()> {
+        let fail = |e: std::io::Error| Error::io(&self.path, e);
+        let fresh = self.staging.keep();
+        if !self.path.exists() {
+            return std::fs::rename(&fresh, &self.path).map_err(fail);
+        }
+        if !exchange(&fresh, &self.path).map_err(fail)? {
+            // Two renames: an interruption between them leaves the old directory under a hidden name.
+            let old = fresh.with_extension("old");
+            std::fs::rename(&self.path, &old).map_err(fail)?;
+            std::fs::rename(&fresh, &self.path).map_err(fail)?;
+            return std::fs::remove_dir_all(&old).map_err(|e| Error::io(old, e));
+        }
+        // `fresh` now holds the old directory (still listed, so an interruption removes it too).
+        std::fs::remove_dir_all(&fresh).map_err(|e| Error::io(fresh, e))
+    }
+}
+
+/// Swaps the sibling directories `a` and `b` in one step; `Ok(false)` where the system or the file
+/// system cannot.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use nix::errno::Errno;
+    use nix::fcntl::{RenameFlags, renameat2};
+    use std::os::unix::fs::OpenOptionsExt;
+    let (Some(a_name), Some(b_name)) = (a.file_name(), b.file_name()) else { return Ok(false) };
+    // A path descriptor: the directory needs no read permission, only the search the renames need anyway.
+    let dir = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_PATH | nix::libc::O_DIRECTORY)
+        .open(parent_dir(b))?;
+    match renameat2(&dir, a_name, &dir, b_name, RenameFlags::RENAME_EXCHANGE) {
+        Ok(()) => Ok(true),
+        Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Swaps the sibling directories `a` and `b`: not in one step on this system.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<bool> {
+    Ok(false)
 }
 
 /// Where a command's data goes: stdout, a file written atomically, or a device or pipe written directly.
@@ -208,6 +298,65 @@ mod tests {
         drop(dropped);
         assert_eq!(listed(dir.path()), 0);
         assert!(first.exists() && !second.exists());
+    }
+
+    #[test]
+    fn a_committed_directory_replaces_the_old_one_whole() {
+        let parent = tempfile::tempdir().unwrap();
+        let path = parent.path().join("report");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("report.json"), "old").unwrap();
+        std::fs::write(path.join("stale.txt"), "old").unwrap();
+        let dir = AtomicDir::create(&path, "report.json").unwrap();
+        std::fs::write(dir.staging().join("report.json"), "new").unwrap();
+        assert_eq!(std::fs::read(path.join("stale.txt")).unwrap(), b"old", "untouched until committed");
+        dir.commit().unwrap();
+        assert_eq!(std::fs::read(path.join("report.json")).unwrap(), b"new");
+        assert!(!path.join("stale.txt").exists(), "replaced, not merged");
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 1, "the old directory is removed");
+    }
+
+    #[test]
+    fn an_uncommitted_directory_leaves_the_old_one() {
+        let parent = tempfile::tempdir().unwrap();
+        let path = parent.path().join("out");
+        std::fs::create_dir(&path).unwrap();
+        let dir = AtomicDir::create(&path, "report.json").unwrap();
+        std::fs::write(dir.staging().join("report.json"), "half").unwrap();
+        drop(dir);
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(&path).unwrap().count(), 0, "the empty directory is still there");
+    }
+
+    #[test]
+    fn only_an_empty_or_marked_directory_is_replaced() {
+        let parent = tempfile::tempdir().unwrap();
+        let file = parent.path().join("notes.txt");
+        std::fs::write(&file, "mine").unwrap();
+        let err = AtomicDir::create(&file, "report.json").unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}: exists and is not a directory", file.display())), "{err}");
+        let unrelated = parent.path().join("documents");
+        std::fs::create_dir(&unrelated).unwrap();
+        std::fs::write(unrelated.join("thesis.tex"), "mine").unwrap();
+        let err = AtomicDir::create(&unrelated, "report.json").unwrap_err().to_string();
+        assert!(err.contains("has no report.json"), "{err}");
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 2, "no staging directory was made");
+    }
+
+    #[test]
+    fn an_exchange_swaps_both_directories_or_neither() {
+        let parent = tempfile::tempdir().unwrap();
+        let (a, b) = (parent.path().join("a"), parent.path().join("b"));
+        for dir in [&a, &b] {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::write(dir.join("name"), dir.file_name().unwrap().as_encoded_bytes()).unwrap();
+        }
+        let swapped = exchange(&a, &b).unwrap();
+        let expected: &[u8] = if swapped { b"b" } else { b"a" };
+        assert_eq!(std::fs::read(a.join("name")).unwrap(), expected);
+        if swapped {
+            assert_eq!(std::fs::read(b.join("name")).unwrap(), b"a");
+        }
     }
 
     #[test]

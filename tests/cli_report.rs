@@ -114,6 +114,10 @@ fn reports_are_reproducible_and_replace_the_old_directory_whole() {
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("stale.txt"), "old").unwrap();
     let args = ["report", "--meta", "seeds/index.csv", "--by", "outlet_type", "seeds/", "--out"];
+    let err = run(&[&args[..], &[out.to_str().unwrap()]].concat()).fails(1);
+    assert!(err.contains("has no report.json"), "a directory we did not write is never replaced: {err}");
+    assert!(out.join("stale.txt").exists());
+    std::fs::write(out.join("report.json"), "{}").unwrap();
     run(&[&args[..], &[out.to_str().unwrap()]].concat()).ok();
     assert!(!out.join("stale.txt").exists(), "the old report is replaced, not merged");
     let first = std::fs::read(out.join("report.json")).unwrap();

@@ -8,7 +8,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use narrative::classify::{ClassifyOptions, Format, Numbering, RowFormat, classify_stream};
 use narrative::input::{Documents, InputFormat, Unit};
-use narrative::io::Unfinished;
+use narrative::io::AtomicDir;
 use narrative::model::Classifier;
 use narrative::report::{ArticleSummary, ModelSummary, Report, ReportBuilder, ReportOptions};
 
@@ -28,7 +28,7 @@ use narrative::report::{ArticleSummary, ModelSummary, Report, ReportBuilder, Rep
 /// Prints tables by default (at most 50 articles). --out DIR writes articles.csv, groups.csv,
 /// comparisons.csv, sentences.csv, report.json (everything, with the model's hash and options),
 /// charts/articles.svg, charts/groups.svg and a self-contained report.html; DIR is replaced only
-/// once the new report is complete.
+/// once the new report is complete, and only if it is empty or an earlier report (has report.json).
 ///
 /// Examples:
 ///   narrative report --meta seeds/index.csv seeds/
@@ -61,7 +61,8 @@ pub struct ReportArgs {
     #[arg(long, value_name = "COLUMN", default_value = "outlet")]
     by: String,
 
-    /// Write the report files into this directory (replaced atomically).
+    /// Write the report files into this directory (replaced atomically; an existing one must be
+    /// empty or an earlier report).
     ///
     /// Example: --out report/
     #[arg(long, value_name = "DIR")]
@@ -121,6 +122,8 @@ pub struct ReportArgs {
 
 /// Runs `report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    // Checked before any work: a --out that cannot be written fails at once.
+    let staging = args.out.as_deref().map(|out| AtomicDir::create(out, "report.json")).transpose()?;
     let (model, model_digest) =
         super::load_model(&args.model, |p| Classifier::load_with_digest(p, args.threads.get()))?;
     let meta = args.meta.as_deref().map(read_meta).transpose()?;
@@ -134,11 +137,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         neutral_label: args.neutral_label.clone(),
         shown_articles: SHOWN_ARTICLES,
     };
-    let staging = args.out.as_deref().map(Staging::new).transpose()?;
     let rows = RowFormat::new(Format::Csv, model.labels(), false);
     let mut sentences = match &staging {
         Some(s) => {
-            let file = std::fs::File::create(s.dir.path().join("sentences.csv"))?;
+            let file = std::fs::File::create(s.staging().join("sentences.csv"))?;
             let mut file = std::io::BufWriter::new(file);
             file.write_all(&rows.header())?;
             Some(file)
@@ -147,7 +149,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     };
     let mut articles = staging
         .as_ref()
-        .map(|s| ArticleWriter::create(&s.dir.path().join("articles.csv"), model.labels()))
+        .map(|s| ArticleWriter::create(&s.staging().join("articles.csv"), model.labels()))
         .transpose()?;
     let mut builder = ReportBuilder::new(model.labels(), options);
     let progress = ProgressBar::new_spinner()
@@ -203,9 +205,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     }
     match staging {
         Some(staging) => {
-            write_files(&report, staging.dir.path())?;
+            write_files(&report, staging.staging())?;
+            staging.commit()?;
             let out = args.out.as_deref().expect("staging implies --out");
-            staging.commit(out)?;
             writeln!(
                 std::io::stdout().lock(),
                 "wrote report for {} articles to {}",
@@ -248,43 +250,6 @@ fn read_meta(path: &Path) -> anyhow::Result<Meta> {
 /// The metadata of a document: by its id, else by its file name.
 fn lookup<'a>(meta: &'a Meta, id: &str) -> Option<&'a BTreeMap<String, String>> {
     meta.get(id).or_else(|| Path::new(id).file_name().and_then(|f| f.to_str()).and_then(|f| meta.get(f)))
-}
-
-/// A report directory being built next to its destination; it replaces the destination only when
-/// complete.
-struct Staging {
-    dir: tempfile::TempDir,
-    /// Dropped after the directory, which is then gone or moved into place.
-    _unfinished: Unfinished,
-}
-
-impl Staging {
-    fn new(out: &Path) -> anyhow::Result<Self> {
-        let parent = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let dir = tempfile::Builder::new()
-            .prefix(".narrative-report-")
-            .tempdir_in(parent)
-            .with_context(|| format!("{}: cannot create the report directory", out.display()))?;
-        let unfinished = Unfinished::new(dir.path());
-        Ok(Self { dir, _unfinished: unfinished })
-    }
-
-    /// Moves the finished report into place, replacing an existing directory.
-    fn commit(self, out: &Path) -> anyhow::Result<()> {
-        let fresh = self.dir.keep();
-        if out.exists() {
-            let old = fresh.with_extension("old");
-            std::fs::rename(out, &old).with_context(|| format!("{}: cannot replace", out.display()))?;
-            std::fs::rename(&fresh, out).with_context(|| format!("{}: cannot replace", out.display()))?;
-            std::fs::remove_dir_all(&old).with_context(|| format!("{}: cannot remove", old.display()))?;
-        } else {
-            std::fs::rename(&fresh, out).with_context(|| format!("{}: cannot write", out.display()))?;
-        }
-        Ok(())
-    }
 }
 
 /// The terminal table lists at most this many articles; `--out` files have them all.
