@@ -54,6 +54,13 @@ pub fn abandon_and_exit(code: i32) -> ! {
     std::process::exit(code)
 }
 
+/// Names a temporary twin of an output: hidden, and plainly ours.
+fn twin() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".narrative-").suffix(".tmp");
+    builder
+}
+
 /// The directory `path` is in (`.` for a bare name), where its temporary twin is written.
 fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
@@ -81,11 +88,7 @@ impl AtomicFile {
             let what = if meta.is_dir() { "is a directory" } else { "is not a regular file" };
             return Err(Error::io(path, std::io::Error::other(format!("{what}; expected a file path to write"))));
         }
-        let temp = tempfile::Builder::new()
-            .prefix(".narrative-")
-            .suffix(".tmp")
-            .tempfile_in(parent_dir(path))
-            .map_err(|e| Error::io(path, e))?;
+        let temp = twin().tempfile_in(parent_dir(path)).map_err(|e| Error::io(path, e))?;
         let unfinished = Unfinished::new(temp.path());
         Ok(Self { path: path.to_owned(), writer: BufWriter::new(temp), _unfinished: unfinished })
     }
@@ -141,11 +144,7 @@ impl AtomicDir {
                 return refuse(format!("exists and has no {marker}; not replacing a directory we did not write"));
             }
         }
-        let staging = tempfile::Builder::new()
-            .prefix(".narrative-")
-            .suffix(".tmp")
-            .tempdir_in(parent_dir(path))
-            .map_err(|e| Error::io(path, e))?;
+        let staging = twin().tempdir_in(parent_dir(path)).map_err(|e| Error::io(path, e))?;
         let unfinished = Unfinished::new(staging.path());
         Ok(Self { path: path.to_owned(), staging, _unfinished: unfinished })
     }
