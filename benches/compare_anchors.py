@@ -184,13 +184,20 @@ def agreement(args):
 
 def table(args):
     """Markdown table of results.tsv: task, input, tool, sentences, bytes, seconds, peak RSS (KB), CPU, runs
-    (absent from the rows of runs before the script counted them)."""
+    (absent from the rows of runs before the script counted them); with runs.tsv, each row's fastest and
+    slowest run, and the spread of narrative's speed-up over itself on one thread, run by run."""
     rows = []
     with open(args.results, encoding="utf-8") as f:
         for line in f:
             task, size, tool, sentences, nbytes, seconds, rss, cpu, *runs = line.rstrip("\n").split("\t")
             runs = runs[0] if runs else ""
             rows.append((task, size, tool, int(sentences), int(nbytes), float(seconds), runs, int(rss), cpu))
+    # Every run's seconds by (task, input, tool), then by run number.
+    each = {}
+    if args.runs:
+        with open(args.runs, encoding="utf-8", newline="") as f:
+            for r in csv.DictReader(f, delimiter="\t"):
+                each.setdefault((r["task"], r["input"], r["tool"]), {})[int(r["run"])] = float(r["seconds"])
 
     # Rows kept from an earlier run of some tools come first in the file: order by task, input, tool.
     sizes = list(dict.fromkeys(r[1] for r in rows))
@@ -198,23 +205,30 @@ def table(args):
     tools = ["scikit-learn", "fastText"]
     rows.sort(key=lambda r: (tasks.index(r[0]), sizes.index(r[1]), tools.index(r[2]) if r[2] in tools else 2,
                              int(r[2].split(", ")[1].split()[0]) if ", " in r[2] else 0))
-    print("| task | input | tool | sentences | MB | seconds | runs | sentences/s | MB/s | peak RSS MB | CPU "
-          "| narrative × scikit-learn | narrative × fastText | × 1 thread |")
-    print("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    print("| task | input | tool | sentences | MB | seconds | runs | fastest–slowest | sentences/s | MB/s "
+          "| peak RSS MB | CPU | narrative × scikit-learn | narrative × fastText | × 1 thread (run by run) |")
+    print("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for task, size, tool, sentences, nbytes, seconds, runs, rss, cpu in rows:
         others = {r[2]: r[5] for r in rows if r[0] == task and r[1] == size}
+        mine = each.get((task, size, tool), {})
         ratios = []
         # The anchors' ratios to one decimal; the thread scaling (the target is 1.8) to two.
         for name, digits in (("scikit-learn", 1), ("fastText", 1), ("narrative, 1 thread", 2)):
-            mine = task != "startup" and tool.startswith("narrative") and tool != name
-            ratios.append(f"{others[name] / seconds:.{digits}f}×" if mine and name in others else "")
+            ours = task != "startup" and tool.startswith("narrative") and tool != name
+            ratios.append(f"{others[name] / seconds:.{digits}f}×" if ours and name in others else "")
+        # The runs of one and N threads took turns: the ratio of each pair shows how far one run can stray.
+        single = each.get((task, size, "narrative, 1 thread"), {})
+        paired = sorted(single[run] / mine[run] for run in mine.keys() & single.keys())
+        if ratios[2] and paired:
+            ratios[2] += f" ({paired[0]:.2f}–{paired[-1]:.2f})"
         time = f"{seconds:.3f}" if seconds < 10 else f"{seconds:.2f}"
+        spread = f"{min(mine.values()):.3f}–{max(mine.values()):.3f}" if mine else ""
         if task == "startup":
-            print(f"| {task} | {size} | {tool} | | | {time} | {runs} | | | {rss / 1024:,.0f} | {cpu} | | | |")
+            print(f"| {task} | {size} | {tool} | | | {time} | {runs} | {spread} | | | {rss / 1024:,.0f} | {cpu} | | | |")
             continue
         mb = nbytes / 1e6
-        print(f"| {task} | {size} | {tool} | {sentences:,} | {mb:,.1f} | {time} | {runs} | {sentences / seconds:,.0f} "
-              f"| {mb / seconds:,.2f} | {rss / 1024:,.0f} | {cpu} | {' | '.join(ratios)} |")
+        print(f"| {task} | {size} | {tool} | {sentences:,} | {mb:,.1f} | {time} | {runs} | {spread} "
+              f"| {sentences / seconds:,.0f} | {mb / seconds:,.2f} | {rss / 1024:,.0f} | {cpu} | {' | '.join(ratios)} |")
 
 
 def main():
@@ -241,6 +255,7 @@ def main():
     p.set_defaults(run=agreement)
     p = sub.add_parser("table")
     p.add_argument("--results", required=True)
+    p.add_argument("--runs", help="runs.tsv: every run's seconds")
     p.set_defaults(run=table)
     args = parser.parse_args()
     args.run(args)
