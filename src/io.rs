@@ -156,23 +156,36 @@ impl AtomicDir {
 
     /// Moves the directory into place. An existing directory is swapped with it in one step where the
     /// system can (Linux `renameat2` with `RENAME_EXCHANGE`), so `path` always holds a whole directory,
-    /// old or new; the old one is then removed.
+    /// old or new; the old one is then removed. On failure the old directory stays and the new one goes.
     pub fn commit(self) -> Result<()> {
-        let fail = |e: std::io::Error| Error::io(&self.path, e);
         let fresh = self.staging.keep();
-        if !self.path.exists() {
-            return std::fs::rename(&fresh, &self.path).map_err(fail);
+        let placed = place(&fresh, &self.path);
+        if placed.is_err() {
+            // The new directory, or after a swap the old one: what is at `path` stays.
+            let _ = std::fs::remove_dir_all(&fresh);
         }
-        if !exchange(&fresh, &self.path).map_err(fail)? {
-            // Two renames: an interruption between them leaves the old directory under a hidden name.
-            let old = fresh.with_extension("old");
-            std::fs::rename(&self.path, &old).map_err(fail)?;
-            std::fs::rename(&fresh, &self.path).map_err(fail)?;
-            return std::fs::remove_dir_all(&old).map_err(|e| Error::io(old, e));
-        }
-        // `fresh` now holds the old directory (still listed, so an interruption removes it too).
-        std::fs::remove_dir_all(&fresh).map_err(|e| Error::io(fresh, e))
+        placed
     }
+}
+
+/// Moves the directory `fresh` to `path`, replacing a directory there (see [`AtomicDir::commit`]).
+fn place(fresh: &Path, path: &Path) -> Result<()> {
+    let fail = |e: std::io::Error| Error::io(path, e);
+    if !path.exists() {
+        return std::fs::rename(fresh, path).map_err(fail);
+    }
+    if exchange(fresh, path).map_err(fail)? {
+        // `fresh` now holds the old directory (still listed, so an interruption removes it too).
+        return std::fs::remove_dir_all(fresh).map_err(|e| Error::io(fresh, e));
+    }
+    // Two renames: an interruption between them leaves the old directory under a hidden name.
+    let old = fresh.with_extension("old");
+    std::fs::rename(path, &old).map_err(fail)?;
+    if let Err(e) = std::fs::rename(fresh, path) {
+        let _ = std::fs::rename(&old, path);
+        return Err(fail(e));
+    }
+    std::fs::remove_dir_all(&old).map_err(|e| Error::io(old, e))
 }
 
 /// Swaps the sibling directories `a` and `b` in one step; `Ok(false)` where the system or the file
