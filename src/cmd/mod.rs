@@ -252,6 +252,13 @@ pub fn warn_small_labels(counts: &[(String, usize)]) {
 /// Labels with fewer training sentences than this get a warning.
 pub const FEW_EXAMPLES: usize = 10;
 
+/// Ends a command's use of a model without freeing it, as the process ends right after: the kernel
+/// takes the memory back at once, where freeing the 1.67 million term names of the benchmark model one
+/// by one took 0.37 s, a fifteenth of training it on two threads.
+pub fn leave<T>(model: T) {
+    std::mem::forget(model);
+}
+
 /// Loads a model file with `load` (`Classifier::load` to classify, `Model::load_with_digest` to update...);
 /// a missing default model gets an error that says how to make one.
 pub fn load_model<T>(path: &Path, load: impl FnOnce(&Path) -> narrative::error::Result<T>) -> anyhow::Result<T> {

@@ -81,5 +81,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     for (label, n) in &counts {
         writeln!(out, "{label:width$}  {n:>9}")?;
     }
+    super::leave(model);
     Ok(())
 }

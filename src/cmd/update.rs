@@ -93,5 +93,6 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<()> {
         let before = old.labels().binary_search(label).map_or("new".to_owned(), |i| old.class_count()[i].to_string());
         writeln!(out, "{label:width$}  {n:>9}  ({before})")?;
     }
+    super::leave((old, model));
     Ok(())
 }
