@@ -39,7 +39,7 @@ fn train(sentences: &[(String, &str)]) -> Model {
     for (text, label) in sentences {
         trainer.add(text, label).unwrap();
     }
-    trainer.finish().unwrap()
+    trainer.finish(std::num::NonZeroUsize::MIN).unwrap()
 }
 
 fn stages(c: &mut Criterion) {

@@ -122,6 +122,37 @@ where
     })
 }
 
+/// Runs `work(part, parts)` for every part `0..parts` of a job cut into one part per thread, part 0 on
+/// the calling thread and the others on threads of their own, and returns the results in part order.
+pub fn in_parts<R: Send>(threads: NonZeroUsize, work: impl Fn(usize, usize) -> R + Sync) -> Vec<R> {
+    let parts = threads.get();
+    std::thread::scope(|scope| {
+        let work = &work;
+        let others: Vec<_> = (1..parts).map(|part| scope.spawn(move || work(part, parts))).collect();
+        let first = work(0, parts);
+        let rest = others.into_iter().map(|thread| thread.join().expect("a part's thread does not panic"));
+        std::iter::once(first).chain(rest).collect()
+    })
+}
+
+/// Runs `here` on the calling thread and `beside` on another one at the same time, or, with one thread,
+/// `beside` first (so that whatever `beside` frees is free before `here` runs).
+pub fn side_by_side<A, B: Send>(
+    threads: NonZeroUsize,
+    here: impl FnOnce() -> A,
+    beside: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if threads.get() == 1 {
+        let b = beside();
+        return (here(), b);
+    }
+    std::thread::scope(|scope| {
+        let thread = scope.spawn(beside);
+        let a = here();
+        (a, thread.join().expect("the thread beside does not panic"))
+    })
+}
+
 /// Cuts an item stream into batches and keeps the first error.
 struct BatchReader<I, F, E> {
     items: I,
@@ -176,6 +207,41 @@ mod tests {
             },
         );
         (out, result)
+    }
+
+    #[test]
+    fn parts_cover_the_job_once_and_come_back_in_order() {
+        for threads in 1..=4 {
+            let parts = in_parts(NonZeroUsize::new(threads).unwrap(), |part, parts| {
+                (part, (100 * part / parts..100 * (part + 1) / parts).collect::<Vec<_>>())
+            });
+            assert_eq!(parts.iter().map(|(part, _)| *part).collect::<Vec<_>>(), (0..threads).collect::<Vec<_>>());
+            assert_eq!(
+                parts.into_iter().flat_map(|(_, items)| items).collect::<Vec<_>>(),
+                (0..100).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn side_by_side_runs_beside_first_on_one_thread_and_elsewhere_on_two() {
+        let caller = std::thread::current().id();
+        let order = std::sync::Mutex::new(Vec::new());
+        let on = |threads| {
+            order.lock().unwrap().clear();
+            side_by_side(
+                NonZeroUsize::new(threads).unwrap(),
+                || order.lock().unwrap().push("here"),
+                || {
+                    order.lock().unwrap().push("beside");
+                    std::thread::current().id()
+                },
+            )
+            .1
+        };
+        assert_eq!(on(1), caller);
+        assert_eq!(*order.lock().unwrap(), ["beside", "here"]);
+        assert_ne!(on(2), caller);
     }
 
     #[test]

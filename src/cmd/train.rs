@@ -58,7 +58,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut trainer = Trainer::new(params);
     let options = ReadOptions { prefer_later: args.prefer_later, ..Default::default() };
     let (summary, sentences) = super::train_from_files(&mut trainer, &args.data, options, args.threads.get())?;
-    let mut model = trainer.finish()?;
+    let mut model = trainer.finish(args.threads.get())?;
     let counts = super::label_counts(&model);
     super::warn_small_labels(&counts);
     model.set_lineage(Lineage { parent: None, data: summary.files });

@@ -68,7 +68,7 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<()> {
             args.data.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
-    let mut model = trainer.finish()?;
+    let mut model = trainer.finish(args.threads.get())?;
     let mut files = old.lineage().data.clone();
     files.extend(summary.files);
     model.set_lineage(Lineage { parent: Some(parent), data: files });

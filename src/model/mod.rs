@@ -226,7 +226,7 @@ impl Model {
         trainer.feed(std::num::NonZeroUsize::MIN, |feeder| {
             examples.iter().try_for_each(|e| feeder.add(&e.text, &e.label))
         })?;
-        trainer.finish()
+        trainer.finish(std::num::NonZeroUsize::MIN)
     }
 
     /// Folds new labelled sentences into this model, with the same options, in time proportional to the
@@ -247,7 +247,7 @@ impl Model {
         trainer.feed(std::num::NonZeroUsize::MIN, |feeder| {
             examples.iter().try_for_each(|e| feeder.add(&e.text, &e.label))
         })?;
-        trainer.finish()
+        trainer.finish(std::num::NonZeroUsize::MIN)
     }
 
     /// Records where this model came from.

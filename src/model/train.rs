@@ -12,14 +12,19 @@
 //! counts n-grams of those ids. [`Trainer::feed`] runs them on two threads, in a pipeline, with the same
 //! result as one.
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::num::NonZeroUsize;
+use std::sync::atomic;
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use super::{Counts, MAX_SENTENCES, Model};
 use crate::error::{Error, Result};
 use crate::features::{FlatMap, StrMap, Vocabulary, WordCache, edge, for_each_gram, warm};
-use crate::memory::Buffer;
+use crate::memory::{AtomicWords, Buffer};
+use crate::parallel;
 use crate::params::{ValidTrainParams, Weighting};
 use crate::text::tokens::Tokenizer;
 
@@ -265,32 +270,52 @@ impl Counting {
         }
     }
 
-    /// Every n-gram with `df >= min_df`, named with `stems` (stem names by id), with its stats.
-    fn kept(&self, min_df: u32, stems: &[String]) -> Vec<(String, NodeStats)> {
-        let mut kept: Vec<(String, NodeStats)> = (self.stem_stats.iter().enumerate())
-            .filter(|(_, s)| s.df >= min_df)
-            .map(|(id, s)| (stems[id].clone(), *s))
-            .collect();
-        if self.gram_stats.iter().any(|s| s.df >= min_df) {
-            let mut up = vec![(0u32, 0u32); self.gram_stats.len()];
-            for (key, node) in self.children.iter() {
-                up[(node & !GRAM) as usize] = ((key >> 32) as u32, key as u32);
+    /// The names and stats of every n-gram with `df >= min_df`, named with `stems` (stem names by id), in
+    /// name order. Each of `threads` threads names and sorts a part; the parts are merged. The table of
+    /// n-grams by edge is read once and freed first: no count needs it any more.
+    fn kept(&mut self, min_df: u32, stems: &[String], threads: NonZeroUsize) -> (Vec<String>, Vec<NodeStats>) {
+        /// Consecutive ids a part takes in turn.
+        const STRIPE: usize = 1 << 12;
+        // Each n-gram's edge: its parent and last stem.
+        let up = AtomicWords::zeroed(self.gram_stats.len());
+        parallel::in_parts(threads, |part, parts| {
+            let up = up.words();
+            for (edge, node) in self.children.iter_part(part, parts) {
+                up[(node & !GRAM) as usize].store(edge, atomic::Ordering::Relaxed);
             }
-            let name = |mut node: u32| {
-                let mut parts = Vec::new();
-                while node & GRAM != 0 {
-                    let (parent, stem) = up[(node & !GRAM) as usize];
-                    parts.push(stems[stem as usize].as_str());
-                    node = parent;
-                }
-                parts.push(stems[node as usize].as_str());
-                parts.reverse();
-                parts.join(" ")
+        });
+        self.children = FlatMap::default();
+        let up = up.into_buffer();
+        // The name of an n-gram: its parent's name, a space and its last stem.
+        let name = |mut node: u32| {
+            let mut parts: SmallVec<[&str; 4]> = SmallVec::new();
+            while node & GRAM != 0 {
+                let edge = up[(node & !GRAM) as usize];
+                parts.push(&stems[edge as u32 as usize]);
+                node = (edge >> 32) as u32;
+            }
+            parts.push(&stems[node as usize]);
+            parts.reverse();
+            parts.join(" ")
+        };
+        let runs = parallel::in_parts(threads, |part, parts| {
+            // Ids come in order of first sight, and early ones are kept more often: the parts take turns.
+            let ids = |len: usize| {
+                let stripes = (0..len).step_by(STRIPE).skip(part).step_by(parts);
+                stripes.flat_map(move |start| start..(start + STRIPE).min(len))
             };
-            let grams = self.gram_stats.iter().enumerate().filter(|(_, s)| s.df >= min_df);
-            kept.extend(grams.map(|(i, s)| (name(GRAM | i as u32), *s)));
-        }
-        kept
+            let stem_stats = &self.stem_stats;
+            let kept_stems = (ids(stem_stats.len()).filter(|&i| stem_stats[i].df >= min_df))
+                .map(|i| Term::new(stems[i].clone(), stem_stats[i]));
+            let gram_stats = &self.gram_stats;
+            let kept_grams = (ids(gram_stats.len()).filter(|&i| gram_stats[i].df >= min_df))
+                .map(|i| Term::new(name(GRAM | i as u32), gram_stats[i]));
+            let mut run: Vec<_> = kept_stems.chain(kept_grams).collect();
+            run.sort_unstable_by(Term::by_name);
+            run
+        });
+        drop(up);
+        merge_by_name(runs)
     }
 }
 
@@ -517,8 +542,8 @@ impl Trainer {
     }
 
     /// The model: n-grams in at least `min_df` sentences, labels sorted (labels left with no sentence
-    /// dropped), smoothed as linfa-bayes does.
-    pub fn finish(mut self) -> Result<Model> {
+    /// dropped), smoothed as linfa-bayes does; on up to `threads` threads.
+    pub fn finish(mut self, threads: NonZeroUsize) -> Result<Model> {
         let mut labels: Vec<(String, usize)> = (self.labels.iter().cloned().enumerate())
             .filter(|&(l, _)| self.class_count[l] > 0)
             .map(|(l, name)| (name, l))
@@ -534,26 +559,30 @@ impl Trainer {
             _ => {}
         }
         let min_df = self.params.min_df();
-        let mut terms = self.counting.kept(min_df, &self.stemming.names());
-        if terms.is_empty() {
+        let (names, stats) = self.counting.kept(min_df, &self.stemming.names(), threads);
+        if names.is_empty() {
             return Err(Error::Invalid(format!(
                 "the training sentences give no n-gram that occurs in at least {min_df} sentences (lower --min-df)"
             )));
         }
-        sort_by_name(&mut terms);
-        let counts = Counts {
-            class_count: labels.iter().map(|&(_, l)| self.class_count[l]).collect(),
-            feature_count: (labels.iter())
-                .map(|&(_, l)| Buffer::from_exact_iter(terms.iter().map(|&(_, stats)| self.counting.sum(stats, l))))
-                .collect(),
-        };
-        let training_data = std::mem::take(&mut self.hasher).finalize().to_hex().to_string();
-        let params = self.params;
-        // The counts of every n-gram seen, pruned ones included, are done with: free them before the
-        // vocabulary's index is built, so the two never take memory at once.
-        drop(self);
-        let vocabulary = Vocabulary::from_sorted(terms.into_iter().map(|(term, _)| term).collect());
+        let class_count = labels.iter().map(|&(_, l)| self.class_count[l]).collect();
+        let label_ids: Vec<usize> = labels.iter().map(|&(_, l)| l).collect();
         let labels = labels.into_iter().map(|(name, _)| name).collect();
+        let training_data = std::mem::take(&mut self.hasher).finalize().to_hex().to_string();
+        let Self { params, counting, stemming, .. } = self;
+        drop(stemming);
+        // The sums of the kept n-grams are gathered beside the vocabulary's index, and then the counts of
+        // every n-gram seen, pruned ones included, are freed; on one thread they are freed first, so that
+        // the two never take memory at once.
+        let (vocabulary, feature_count) = parallel::side_by_side(
+            threads,
+            || Vocabulary::from_sorted(names),
+            move || {
+                let sums = |l| Buffer::from_exact_iter(stats.iter().map(|&s| counting.sum(s, l)));
+                label_ids.into_iter().map(sums).collect()
+            },
+        );
+        let counts = Counts { class_count, feature_count };
         Model::from_counts(params, vocabulary, labels, counts, training_data)
     }
 
@@ -578,21 +607,71 @@ impl Trainer {
     }
 }
 
-/// Sorts `terms` in byte order of their names. A million names sorted as strings spend most of the time
-/// fetching them from all over the heap for a `memcmp` each; here their first 8 bytes are sorted as
-/// integers, in one contiguous array, and only names that share them are compared in full.
-fn sort_by_name<T>(terms: &mut [(String, T)]) {
-    // Big-endian and zero-padded, the integers order as the bytes do (a prefix first).
-    let head = |name: &str| {
-        let mut bytes = [0; 8];
-        let n = name.len().min(8);
+/// A term (an n-gram's name) with a value. Terms sort by name, and a million names compared as strings
+/// spend most of the time fetching them from all over the heap for a `memcmp` each: the first 16 bytes
+/// of each name, as integers in the array itself, decide nearly every comparison.
+#[derive(Debug)]
+struct Term<T> {
+    head: [u64; 2],
+    name: Box<str>,
+    value: T,
+}
+
+impl<T> Term<T> {
+    fn new(name: String, value: T) -> Self {
+        // Big-endian and zero-padded, the integers order as the bytes do (a prefix first).
+        let mut bytes = [0; 16];
+        let n = name.len().min(16);
         bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
-        u64::from_be_bytes(bytes)
-    };
-    terms.sort_by_cached_key(|(name, _)| head(name));
-    for run in terms.chunk_by_mut(|a, b| head(&a.0) == head(&b.0)) {
-        run.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let half = |i: usize| u64::from_be_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+        Self { head: [half(0), half(8)], name: name.into_boxed_str(), value }
     }
+
+    /// Byte order of the names.
+    fn by_name(a: &Self, b: &Self) -> Ordering {
+        a.head.cmp(&b.head).then_with(|| a.name.cmp(&b.name))
+    }
+}
+
+/// The first term of a run still to merge; the heap of runs pops the one whose term comes first.
+struct Next<T> {
+    term: Term<T>,
+    run: usize,
+}
+
+impl<T> Ord for Next<T> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        Term::by_name(&other.term, &self.term)
+    }
+}
+
+impl<T> PartialOrd for Next<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> PartialEq for Next<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl<T> Eq for Next<T> {}
+
+/// Merges runs of terms sorted by name into the names and the values of all of them, in name order.
+fn merge_by_name<T>(runs: Vec<Vec<Term<T>>>) -> (Vec<String>, Vec<T>) {
+    let len = runs.iter().map(Vec::len).sum();
+    let (mut names, mut values) = (Vec::with_capacity(len), Vec::with_capacity(len));
+    let mut runs: Vec<_> = runs.into_iter().map(Vec::into_iter).collect();
+    let mut heap: BinaryHeap<Next<T>> =
+        (runs.iter_mut().enumerate()).filter_map(|(run, terms)| Some(Next { term: terms.next()?, run })).collect();
+    while let Some(Next { term, run }) = heap.pop() {
+        names.push(term.name.into_string());
+        values.push(term.value);
+        heap.extend(runs[run].next().map(|term| Next { term, run }));
+    }
+    (names, values)
 }
 
 #[cfg(test)]
@@ -612,14 +691,24 @@ mod tests {
     }
 
     #[test]
-    fn terms_sort_in_byte_order_of_their_names() {
+    fn terms_sort_and_merge_in_byte_order_of_their_names() {
         let names = ["attack", "at", "attack on", "a", "attacker", "attack of", "", "a\0", "zz", "é", "attack on the"];
-        let terms: Vec<(String, usize)> = names.iter().enumerate().map(|(i, n)| ((*n).to_owned(), i)).collect();
-        let mut expected = terms.clone();
-        expected.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut sorted = terms;
-        sort_by_name(&mut sorted);
-        assert_eq!(sorted, expected);
+        let mut expected: Vec<String> = names.iter().map(|&n| n.to_owned()).collect();
+        expected.sort();
+        for runs in 1..=5 {
+            let runs: Vec<Vec<Term<usize>>> = (0..runs)
+                .map(|run| {
+                    let terms =
+                        (names.iter().enumerate().skip(run).step_by(runs)).map(|(i, &n)| Term::new(n.to_owned(), i));
+                    let mut terms: Vec<_> = terms.collect();
+                    terms.sort_unstable_by(Term::by_name);
+                    terms
+                })
+                .collect();
+            let (merged, values) = merge_by_name(runs);
+            assert_eq!(merged, expected);
+            assert!(merged.iter().zip(values).all(|(name, i)| names[i] == name), "values stay with their names");
+        }
     }
 
     fn params() -> ValidTrainParams {
@@ -633,13 +722,13 @@ mod tests {
         corrected.add("The US warned of an attack", "neutral").unwrap();
         corrected.add("ISIS claimed the attack", "isis").unwrap();
         corrected.relabel("The US warned of an attack", "neutral", "warning").unwrap();
-        let corrected = corrected.finish().unwrap();
+        let corrected = corrected.finish(NonZeroUsize::MIN).unwrap();
 
         let mut direct = Trainer::new(params());
         direct.add("Kyiv denied it", "blame").unwrap();
         direct.add("The US warned of an attack", "warning").unwrap();
         direct.add("ISIS claimed the attack", "isis").unwrap();
-        let direct = direct.finish().unwrap();
+        let direct = direct.finish(NonZeroUsize::MIN).unwrap();
         assert_eq!(corrected.labels(), ["blame", "isis", "warning"], "a label left with no sentence is dropped");
         assert_eq!(corrected.class_count(), direct.class_count());
         assert_eq!(corrected.feature_count(), direct.feature_count());
@@ -653,13 +742,13 @@ mod tests {
         t.add("Kyiv warned", "b").unwrap();
         t.add("Kyiv", "a").unwrap();
         t.add("Moscow", "b").unwrap();
-        let model = t.finish().unwrap();
+        let model = t.finish(NonZeroUsize::MIN).unwrap();
         assert_eq!(model.vocabulary().terms(), ["kyiv", "warn"]);
         assert_eq!(model.feature_count()[0][1], 3.0, "every occurrence counts once the n-gram is kept");
     }
 
     #[test]
-    fn two_threads_count_what_one_does() {
+    fn more_threads_count_and_finish_as_one_does() {
         let sentences: Vec<(String, &str)> = (0..20_000)
             .map(|i| {
                 (
@@ -681,11 +770,15 @@ mod tests {
                     Ok(())
                 })
                 .unwrap();
-            trainer.finish().unwrap()
+            trainer.finish(NonZeroUsize::new(threads).unwrap()).unwrap()
         };
-        let (one, two) = (train(1), train(2));
-        assert_eq!(one, two);
-        assert_eq!(one.training_data(), two.training_data());
+        let one = train(1);
+        for threads in [2, 3] {
+            let more = train(threads);
+            assert_eq!(one, more);
+            assert_eq!(one.training_data(), more.training_data());
+            assert_eq!(one.to_bytes(), more.to_bytes(), "{threads} threads");
+        }
         assert_eq!(one.class_count()[3], 20);
     }
 
@@ -693,11 +786,13 @@ mod tests {
     fn training_needs_two_labels_and_a_vocabulary() {
         let mut t = Trainer::new(params());
         t.add("only one", "a").unwrap();
-        assert!(t.finish().unwrap_err().to_string().contains("at least two labels"));
-        assert!(Trainer::new(params()).finish().unwrap_err().to_string().contains("no training sentences"));
+        assert!(t.finish(NonZeroUsize::MIN).unwrap_err().to_string().contains("at least two labels"));
+        assert!(
+            Trainer::new(params()).finish(NonZeroUsize::MIN).unwrap_err().to_string().contains("no training sentences")
+        );
         let mut t = Trainer::new(TrainParams { min_df: 3, ..TrainParams::default() }.check().unwrap());
         t.add("one", "a").unwrap();
         t.add("two", "b").unwrap();
-        assert!(t.finish().unwrap_err().to_string().contains("lower --min-df"));
+        assert!(t.finish(NonZeroUsize::MIN).unwrap_err().to_string().contains("lower --min-df"));
     }
 }

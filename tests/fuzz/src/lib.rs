@@ -51,7 +51,7 @@ pub fn exercise_text(text: &str) {
             trainer.add(s.text, ["a", "b"][i % 2]).expect("a few sentences are always accepted");
         }
         // Too few sentences, or none with a word, make no model: that is an error, not a crash.
-        let Ok(model) = trainer.finish() else { continue };
+        let Ok(model) = trainer.finish(std::num::NonZeroUsize::MIN) else { continue };
         let (vocabulary, mut featurizer) = (model.vocabulary(), model.featurizer());
         for s in &split {
             let row = featurizer.transform(s.text, vocabulary);
