@@ -11,6 +11,8 @@ mod flat;
 mod shared;
 mod stems;
 
+use std::num::NonZeroUsize;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -22,6 +24,7 @@ pub use shared::SharedWords;
 pub use stems::StemList;
 
 use crate::memory::Buffer;
+use crate::parallel;
 use crate::params::{FeatureOptions, MAX_NGRAM};
 use crate::text::tokens::{Tokenizer, words};
 
@@ -537,14 +540,14 @@ impl PartialEq for Vocabulary {
 
 impl Default for Vocabulary {
     fn default() -> Self {
-        Self::from_sorted(Vec::new())
+        Self::from_sorted(Vec::new(), NonZeroUsize::MIN)
     }
 }
 
 impl Vocabulary {
     /// A vocabulary from sorted, unique, well-formed terms (stems joined by single spaces).
-    pub(crate) fn from_sorted(terms: Vec<String>) -> Self {
-        Self::new(terms.len(), TermIndex::new(&terms), OnceLock::from(terms))
+    pub(crate) fn from_sorted(terms: Vec<String>, threads: NonZeroUsize) -> Self {
+        Self::new(terms.len(), TermIndex::new(&terms, threads), OnceLock::from(terms))
     }
 
     /// A vocabulary of `len` terms indexed by `index`, with a new identity and empty shared word caches.
@@ -617,42 +620,68 @@ impl Vocabulary {
 const NO_PARENT: u32 = u32::MAX;
 
 impl TermIndex {
-    /// Indexes sorted, unique, well-formed terms. A term's node is its id, so a node found on the hot path
-    /// is its feature id with no further lookup; prefixes that are not terms get the ids after the last
-    /// term.
-    fn new(terms: &[String]) -> Self {
+    /// Indexes sorted, unique, well-formed terms, on up to `threads` threads. A term's node is its id, so
+    /// a node found on the hot path is its feature id with no further lookup; prefixes that are not terms
+    /// get the ids after the last term.
+    fn new(terms: &[String], threads: NonZeroUsize) -> Self {
+        let part_of = |part: usize, parts: usize| terms.len() * part / parts..terms.len() * (part + 1) / parts;
         // Each term's order, counted once: every pass below would otherwise fetch every name again, and a
         // million names scattered over the heap cost a cache miss each.
-        let orders: Vec<usize> = terms.iter().map(|term| term.bytes().filter(|&b| b == b' ').count() + 1).collect();
-        let of_order = |n: usize| terms.iter().zip(&orders).enumerate().filter(move |&(_, (_, &o))| o == n);
+        let orders: Vec<u8> = parallel::in_parts(threads, |part, parts| {
+            let orders = terms[part_of(part, parts)].iter().map(|term| term.bytes().filter(|&b| b == b' ').count() + 1);
+            orders.map(|n| u8::try_from(n).expect("terms of at most 255 stems")).collect::<Vec<_>>()
+        })
+        .concat();
+        let orders = &orders;
+        let of_order = |n: u8, ids: Range<usize>| ids.filter(move |&id| orders[id] == n).map(|id| (id, &*terms[id]));
         let unigrams = orders.iter().filter(|&&o| o == 1).count();
         let mut trie = GramTrie { nodes: terms.len() as u32, ..GramTrie::default() };
         trie.stems.reserve(unigrams);
-        for (id, (term, _)) in of_order(1) {
+        for (id, term) in of_order(1, 0..terms.len()) {
             trie.stems.insert(term, id as u32);
         }
         // Order by order, so that every prefix of a term is in the trie before the term: the edges of one
-        // order are gathered first and then inserted in bulk (see `FlatMap::extend`).
+        // order are gathered first and then inserted in bulk (see `FlatMap::extend`). Each thread finds
+        // the edges of the terms of its part whose prefix and stems are in the trie already (all of them
+        // when every prefix of a term is a term, as with unigrams); the nodes the other terms lack are then
+        // added here, in term order, so that they get the ids one thread would give them.
         for n in 2..=orders.iter().copied().max().unwrap_or(1) {
-            let mut edges = Vec::with_capacity(terms.len() - unigrams);
-            // Sorted terms come in runs that share their first stem: look it up once per run.
-            let mut head: Option<(&str, u32)> = None;
-            for (id, (term, _)) in of_order(n) {
-                let (prefix, last) = term.rsplit_once(' ').expect("a term of two or more stems");
-                let mut stems = prefix.split(' ');
-                let first = stems.next().unwrap_or_default();
-                let mut node = match head {
-                    Some((stem, node)) if stem == first => node,
-                    _ => trie.intern_stem(first),
-                };
-                head = Some((first, node));
-                for stem in stems {
-                    let stem = trie.intern_stem(stem);
-                    node = trie.intern_child(node, stem);
+            let found = parallel::in_parts(threads, |part, parts| {
+                let (mut edges, mut missing) = (Vec::new(), Vec::new());
+                // Sorted terms come in runs that share their first stem: look it up once per run.
+                let mut head: Option<(&str, u32)> = None;
+                for (id, term) in of_order(n, part_of(part, parts)) {
+                    let (prefix, last) = term.rsplit_once(' ').expect("a term of two or more stems");
+                    let mut stems = prefix.split(' ');
+                    let first = stems.next().unwrap_or_default();
+                    let node = match head {
+                        Some((stem, node)) if stem == first => Some(node),
+                        _ => trie.stem(first),
+                    };
+                    head = node.map(|node| (first, node));
+                    let node =
+                        node.and_then(|node| stems.try_fold(node, |node, stem| trie.child(node, trie.stem(stem)?)));
+                    match node.zip(trie.stem(last)) {
+                        Some((node, last)) => edges.push((edge(node, last), id as u32)),
+                        None => missing.push(id),
+                    }
                 }
-                edges.push((edge(node, trie.intern_stem(last)), id as u32));
+                (edges, missing)
+            });
+            let (mut edges, missing): (Vec<_>, Vec<_>) = found.into_iter().unzip();
+            let mut added = Vec::new();
+            for id in missing.into_iter().flatten() {
+                let (prefix, last) = terms[id].rsplit_once(' ').expect("a term of two or more stems");
+                let mut stems = prefix.split(' ');
+                let first = trie.intern_stem(stems.next().unwrap_or_default());
+                let node = stems.fold(first, |node, stem| {
+                    let stem = trie.intern_stem(stem);
+                    trie.intern_child(node, stem)
+                });
+                added.push((edge(node, trie.intern_stem(last)), id as u32));
             }
-            trie.children.extend(edges.into_iter());
+            edges.push(added);
+            trie.children.extend(edges.into_iter().flatten(), threads);
         }
         Self::filtered(trie)
     }
@@ -771,7 +800,7 @@ mod tests {
     fn vocabulary(terms: &[&str]) -> Vocabulary {
         let mut terms: Vec<String> = terms.iter().map(|t| (*t).to_owned()).collect();
         terms.sort();
-        Vocabulary::from_sorted(terms)
+        Vocabulary::from_sorted(terms, NonZeroUsize::MIN)
     }
 
     /// The name of a node of `trie` (its stems joined by spaces), by searching the trie.
@@ -867,6 +896,26 @@ mod tests {
         assert_eq!(v.get("west curat"), None);
         assert_eq!(v.get("us warn them"), None);
         assert_eq!(v, v.clone());
+    }
+
+    #[test]
+    fn prefixes_that_are_not_terms_get_ids_in_term_order_on_any_number_of_threads() {
+        let terms = ["a b c d", "x y"].map(str::to_owned).to_vec();
+        // As one thread interns them: `x y` (order 2) first, then `a b c d`'s stems and prefixes in turn.
+        let stems = [(2, "x"), (3, "y"), (4, "a"), (5, "b"), (7, "c"), (9, "d")];
+        // The (parent, stem) of nodes 0 (`a b c d`), 1 (`x y`), 6 (`a b`) and 8 (`a b c`).
+        let children = [(8, 9), (2, 3), (4, 5), (6, 7)];
+        for threads in 1..=3 {
+            let stored = Vocabulary::from_sorted(terms.clone(), NonZeroUsize::new(threads).unwrap()).stored();
+            assert_eq!(stored.stems.iter().collect::<Vec<_>>(), stems, "{threads} threads");
+            assert_eq!(stored.children, children, "{threads} threads");
+        }
+        let many: Vec<String> = (0..5000).map(|i| format!("s{} t{}", i % 70, i / 70)).collect();
+        let mut many = many.into_iter().chain((0..70).map(|i| format!("s{i}"))).collect::<Vec<_>>();
+        many.sort();
+        many.dedup();
+        let one = Vocabulary::from_sorted(many.clone(), NonZeroUsize::MIN).stored();
+        assert_eq!(Vocabulary::from_sorted(many, NonZeroUsize::new(4).unwrap()).stored(), one);
     }
 
     #[test]

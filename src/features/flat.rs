@@ -6,13 +6,15 @@
 //! bits, so a new table costs nothing until it is touched.
 
 use std::marker::PhantomData;
+use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::memory::{AtomicWords, Buffer};
+use crate::parallel;
 
 /// A key of a [`FlatMap`]: a plain integer, stored in a slot of `u64` words next to its `u32` value.
-pub trait FlatKey: Copy + Eq {
+pub trait FlatKey: Copy + Eq + Send {
     /// Words the key takes at the start of a slot (1 or 2).
     const KEY_WORDS: usize;
     /// Words per slot (a power of two): the key's words and one for the value.
@@ -193,10 +195,10 @@ impl<K: FlatKey> FlatMap<K> {
         self.words[index * K::WORDS + Self::VALUE] = u64::from(value);
     }
 
-    /// Inserts many keys at once (see [`BulkFill`]), on this thread.
-    pub fn extend(&mut self, entries: impl Iterator<Item = (K, u32)> + Clone) {
+    /// Inserts many keys at once (see [`BulkFill`]), on up to `threads` threads.
+    pub fn extend(&mut self, entries: impl Iterator<Item = (K, u32)> + Clone, threads: NonZeroUsize) {
         let fill = BulkFill::new(std::mem::take(self), entries);
-        fill.fill();
+        parallel::in_parts(threads, |_, _| fill.fill());
         *self = fill.into_map();
     }
 
@@ -423,7 +425,7 @@ mod tests {
             (0..50_000u64).map(|i| (i.wrapping_mul(0x2545_f491) ^ i << 40, i as u32)).collect();
         let mut bulk = FlatMap::<u64>::with_capacity(10);
         bulk.insert(entries[7].0, 99);
-        bulk.extend(entries.iter().copied());
+        bulk.extend(entries.iter().copied(), NonZeroUsize::MIN);
         assert_eq!(bulk.len(), entries.len());
         assert!(entries.iter().all(|&(key, value)| bulk.get(key) == Some(value)));
         assert_eq!(bulk.get(u64::MAX - 1), None);
@@ -437,7 +439,7 @@ mod tests {
         let mut before = FlatMap::<u64>::with_capacity(4);
         before.insert(entries[9].0, 7);
         let mut serial = before.clone();
-        serial.extend(entries.iter().copied());
+        serial.extend(entries.iter().copied(), NonZeroUsize::MIN);
         let fill = BulkFill::new(before, entries.iter().copied());
         let mut keys: Vec<u64> = fill.keys().collect();
         keys.sort_unstable();
@@ -469,7 +471,7 @@ mod tests {
         let mut entries: Vec<(u64, u32)> = (1..=60_000u64).map(|i| (i.wrapping_mul(0x9e37_79b9), i as u32)).collect();
         entries.extend((1..=60_000u64).step_by(7).map(|i| (i.wrapping_mul(0x9e37_79b9), 0)));
         let mut map = FlatMap::<u64>::default();
-        map.extend(entries.iter().copied());
+        map.extend(entries.iter().copied(), NonZeroUsize::MIN);
         assert_eq!(map.len(), 60_000);
         assert!(
             (1..=60_000u64)
@@ -483,7 +485,7 @@ mod tests {
         // (key by key, the table would have doubled).
         let entries: Vec<(u64, u32)> = (1..=56_000u64).map(|i| (i.wrapping_mul(0x9e37_79b9), i as u32)).collect();
         let mut bulk = FlatMap::<u64>::default();
-        bulk.extend(entries.iter().copied());
+        bulk.extend(entries.iter().copied(), NonZeroUsize::MIN);
         assert_eq!(bulk.slots(), 1 << 16);
         assert!(entries.iter().all(|&(key, value)| bulk.get(key) == Some(value)));
         // A key inserted one by one grows the table back to the 3/4 rule, keeping every value.

@@ -576,7 +576,7 @@ impl Trainer {
         // the two never take memory at once.
         let (vocabulary, feature_count) = parallel::side_by_side(
             threads,
-            || Vocabulary::from_sorted(names),
+            || Vocabulary::from_sorted(names, threads),
             move || {
                 let sums = |l| Buffer::from_exact_iter(stats.iter().map(|&s| counting.sum(s, l)));
                 label_ids.into_iter().map(sums).collect()
