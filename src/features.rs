@@ -573,9 +573,13 @@ impl Vocabulary {
         let mut stems: Vec<(u32, String)> = self.index.trie.stems.iter().map(|(stem, node)| (node, stem)).collect();
         stems.sort_unstable();
         let stems = stems.into_iter().collect();
-        let mut children: Vec<(u32, u64)> = self.index.trie.children.iter().map(|(edge, node)| (node, edge)).collect();
-        children.sort_unstable();
-        let children = children.into_iter().map(|(_, edge)| ((edge >> 32) as u32, edge as u32)).collect();
+        // Each node's edge, put in place by node id (a stem has none: never an edge, `u64::MAX` marks it).
+        let mut edges = vec![u64::MAX; self.index.trie.len()];
+        for (edge, node) in self.index.trie.children.iter() {
+            edges[node as usize] = edge;
+        }
+        let children = edges.into_iter().filter(|&edge| edge != u64::MAX);
+        let children = children.map(|edge| ((edge >> 32) as u32, edge as u32)).collect();
         StoredVocabulary { terms: self.len as u32, stems, children }
     }
 
