@@ -96,7 +96,8 @@ impl Numbering {
     pub fn first(&mut self, doc: &Document, sentences: usize) -> usize {
         let continues = doc.part > 0 && self.current.as_deref() == Some(doc.id.as_str());
         if !continues {
-            self.current = Some(doc.id.clone());
+            // Into the buffer of the last id: no allocation per document.
+            self.current.get_or_insert_default().clone_from(&doc.id);
             self.so_far = 0;
         }
         let first = self.so_far + 1;
