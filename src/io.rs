@@ -73,7 +73,7 @@ fn parent_dir(path: &Path) -> &Path {
 #[derive(Debug)]
 pub struct AtomicFile {
     path: PathBuf,
-    writer: BufWriter<tempfile::NamedTempFile>,
+    writer: BufWriter<WriteBehind>,
     /// Dropped after the writer, whose temporary file is then gone or renamed.
     _unfinished: Unfinished,
 }
@@ -90,13 +90,14 @@ impl AtomicFile {
         }
         let temp = twin().tempfile_in(parent_dir(path)).map_err(|e| Error::io(path, e))?;
         let unfinished = Unfinished::new(temp.path());
-        Ok(Self { path: path.to_owned(), writer: BufWriter::new(temp), _unfinished: unfinished })
+        let writer = BufWriter::new(WriteBehind { file: temp, written: 0, started: 0 });
+        Ok(Self { path: path.to_owned(), writer, _unfinished: unfinished })
     }
 
     /// Flushes, syncs and renames the file into place.
     pub fn commit(self) -> Result<()> {
         let fail = |e: std::io::Error| Error::io(&self.path, e);
-        let temp = self.writer.into_inner().map_err(|e| fail(e.into_error()))?;
+        let temp = self.writer.into_inner().map_err(|e| fail(e.into_error()))?.file;
         temp.as_file().sync_all().map_err(fail)?;
         temp.persist(&self.path).map_err(|e| fail(e.error))?;
         Ok(())
@@ -110,6 +111,52 @@ impl Write for AtomicFile {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.writer.flush()
+    }
+}
+
+/// A file that has the system start writing it to disk every [`WriteBehind::STEP`] bytes, while more is
+/// written, so that the sync on commit waits only for the last of it: the 460 MB of a 1 GB classification
+/// took 0.6 s to sync at the end, a second core's worth of the run's time at the finish.
+#[derive(Debug)]
+struct WriteBehind {
+    file: tempfile::NamedTempFile,
+    written: u64,
+    /// Bytes whose write to disk was started.
+    started: u64,
+}
+
+impl WriteBehind {
+    const STEP: u64 = 8 << 20;
+
+    /// Starts writing bytes `started..written` to disk, without waiting for it (Linux only; elsewhere the
+    /// sync on commit writes everything). Only a hint: a file system that cannot is synced on commit all
+    /// the same.
+    fn start_writeback(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let (fd, offset, len) =
+                (self.file.as_file().as_raw_fd(), self.started as i64, (self.written - self.started) as i64);
+            // SAFETY: the call reads and writes no memory of ours, and the descriptor stays open while
+            // `self.file` is borrowed.
+            let _ = unsafe { libc::sync_file_range(fd, offset, len, libc::SYNC_FILE_RANGE_WRITE) };
+        }
+        self.started = self.written;
+    }
+}
+
+impl Write for WriteBehind {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.started >= Self::STEP {
+            self.start_writeback();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -285,6 +332,16 @@ mod tests {
         assert!(err.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_file_written_to_disk_step_by_step_is_whole_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.csv");
+        // Two and a half steps, in writes of uneven sizes that straddle the steps.
+        let bytes: Vec<u8> = (0..WriteBehind::STEP * 5 / 2).map(|i| (i % 251) as u8).collect();
+        write_atomically(&path, |w| bytes.chunks(1_000_003).try_for_each(|chunk| w.write_all(chunk))).unwrap();
+        assert!(std::fs::read(&path).unwrap() == bytes);
     }
 
     #[test]
