@@ -115,8 +115,8 @@ impl Write for AtomicFile {
 }
 
 /// A file that has the system start writing it to disk every [`WriteBehind::STEP`] bytes, while more is
-/// written, so that the sync on commit waits only for the last of it: the 460 MB of a 1 GB classification
-/// took 0.6 s to sync at the end, a second core's worth of the run's time at the finish.
+/// written, so that the sync on commit waits only for the last of it (the 460 MB of rows of a 1 GB
+/// classification took 0.6 s to sync at the end of the run).
 #[derive(Debug)]
 struct WriteBehind {
     file: tempfile::NamedTempFile,
