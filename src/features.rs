@@ -628,11 +628,12 @@ impl TermIndex {
     /// a node found on the hot path is its feature id with no further lookup; prefixes that are not terms
     /// get the ids after the last term.
     fn new(terms: &[String], threads: NonZeroUsize) -> Self {
-        let part_of = |part: usize, parts: usize| terms.len() * part / parts..terms.len() * (part + 1) / parts;
         // Each term's order, counted once: every pass below would otherwise fetch every name again, and a
         // million names scattered over the heap cost a cache miss each.
         let orders: Vec<u8> = parallel::in_parts(threads, |part, parts| {
-            let orders = terms[part_of(part, parts)].iter().map(|term| term.bytes().filter(|&b| b == b' ').count() + 1);
+            let orders = terms[parallel::part_of(terms.len(), part, parts)]
+                .iter()
+                .map(|term| term.bytes().filter(|&b| b == b' ').count() + 1);
             orders.map(|n| u8::try_from(n).expect("terms of at most 255 stems")).collect::<Vec<_>>()
         })
         .concat();
@@ -654,7 +655,7 @@ impl TermIndex {
                 let (mut edges, mut missing) = (Vec::new(), Vec::new());
                 // Sorted terms come in runs that share their first stem: look it up once per run.
                 let mut head: Option<(&str, u32)> = None;
-                for (id, term) in of_order(n, part_of(part, parts)) {
+                for (id, term) in of_order(n, parallel::part_of(terms.len(), part, parts)) {
                     let (prefix, last) = term.rsplit_once(' ').expect("a term of two or more stems");
                     let mut stems = prefix.split(' ');
                     let first = stems.next().unwrap_or_default();

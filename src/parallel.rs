@@ -135,6 +135,11 @@ pub fn in_parts<R: Send>(threads: NonZeroUsize, work: impl Fn(usize, usize) -> R
     })
 }
 
+/// Part `part` of `0..len` cut into `parts` nearly equal, consecutive ranges (as [`in_parts`] hands out).
+pub fn part_of(len: usize, part: usize, parts: usize) -> std::ops::Range<usize> {
+    len * part / parts..len * (part + 1) / parts
+}
+
 /// Runs `here` on the calling thread and `beside` on another one at the same time, or, with one thread,
 /// `beside` first (so that whatever `beside` frees is free before `here` runs).
 pub fn side_by_side<A, B: Send>(
@@ -213,7 +218,7 @@ mod tests {
     fn parts_cover_the_job_once_and_come_back_in_order() {
         for threads in 1..=4 {
             let parts = in_parts(NonZeroUsize::new(threads).unwrap(), |part, parts| {
-                (part, (100 * part / parts..100 * (part + 1) / parts).collect::<Vec<_>>())
+                (part, part_of(100, part, parts).collect::<Vec<_>>())
             });
             assert_eq!(parts.iter().map(|(part, _)| *part).collect::<Vec<_>>(), (0..threads).collect::<Vec<_>>());
             assert_eq!(

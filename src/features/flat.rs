@@ -251,9 +251,10 @@ impl<K: FlatKey> FlatMap<K> {
 
     /// The keys and values of part `part` of the slots cut into `parts` (threads can share the work).
     pub fn iter_part(&self, part: usize, parts: usize) -> impl Iterator<Item = (K, u32)> + '_ {
-        let slots = self.words.len() / K::WORDS;
-        let range = slots * part / parts * K::WORDS..slots * (part + 1) / parts * K::WORDS;
-        let slots = self.words[range].chunks_exact(K::WORDS).filter(|s| !Self::is_free(s));
+        let slots = parallel::part_of(self.words.len() / K::WORDS, part, parts);
+        let slots = self.words[slots.start * K::WORDS..slots.end * K::WORDS]
+            .chunks_exact(K::WORDS)
+            .filter(|s| !Self::is_free(s));
         slots.map(|s| (K::from_stored([s[0], s[1]]), s[Self::VALUE] as u32))
     }
 }
