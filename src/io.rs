@@ -139,7 +139,7 @@ impl WriteBehind {
                 (self.file.as_file().as_raw_fd(), self.started as i64, (self.written - self.started) as i64);
             // SAFETY: the call reads and writes no memory of ours, and the descriptor stays open while
             // `self.file` is borrowed.
-            let _ = unsafe { libc::sync_file_range(fd, offset, len, libc::SYNC_FILE_RANGE_WRITE) };
+            let _ = unsafe { nix::libc::sync_file_range(fd, offset, len, nix::libc::SYNC_FILE_RANGE_WRITE) };
         }
         self.started = self.written;
     }
