@@ -126,12 +126,20 @@ where
 /// the calling thread and the others on threads of their own, and returns the results in part order.
 pub fn in_parts<R: Send>(threads: NonZeroUsize, work: impl Fn(usize, usize) -> R + Sync) -> Vec<R> {
     let parts = threads.get();
+    each_on_a_thread((0..parts).collect(), |part| work(part, parts))
+}
+
+/// Runs `work` on every piece of a job, the first on the calling thread and the others on threads of their
+/// own, and returns the results in piece order (pieces may hold `&mut` parts of one whole).
+pub fn each_on_a_thread<P: Send, R: Send>(pieces: Vec<P>, work: impl Fn(P) -> R + Sync) -> Vec<R> {
     std::thread::scope(|scope| {
         let work = &work;
-        let others: Vec<_> = (1..parts).map(|part| scope.spawn(move || work(part, parts))).collect();
-        let first = work(0, parts);
-        let rest = others.into_iter().map(|thread| thread.join().expect("a part's thread does not panic"));
-        std::iter::once(first).chain(rest).collect()
+        let mut pieces = pieces.into_iter();
+        let first = pieces.next();
+        let others: Vec<_> = pieces.map(|piece| scope.spawn(move || work(piece))).collect();
+        let first = first.map(work);
+        let rest = others.into_iter().map(|thread| thread.join().expect("a piece's thread does not panic"));
+        first.into_iter().chain(rest).collect()
     })
 }
 

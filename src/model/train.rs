@@ -315,7 +315,7 @@ impl Counting {
             run
         });
         drop(up);
-        merge_by_name(runs)
+        merge_by_name(runs, threads)
     }
 }
 
@@ -627,6 +627,14 @@ impl<T> Term<T> {
         Self { head: [half(0), half(8)], name: name.into_boxed_str(), value }
     }
 
+    /// The term, its name taken from `self` (left empty).
+    fn take(&mut self) -> Self
+    where
+        T: Copy,
+    {
+        Self { head: self.head, name: std::mem::take(&mut self.name), value: self.value }
+    }
+
     /// Byte order of the names.
     fn by_name(a: &Self, b: &Self) -> Ordering {
         a.head.cmp(&b.head).then_with(|| a.name.cmp(&b.name))
@@ -659,20 +667,68 @@ impl<T> PartialEq for Next<T> {
 
 impl<T> Eq for Next<T> {}
 
-/// Merges runs of terms sorted by name into the names and the values of all of them, in name order.
-fn merge_by_name<T>(runs: Vec<Vec<Term<T>>>) -> (Vec<String>, Vec<T>) {
+/// Merges runs of terms sorted by name (no name in two runs) into the names and the values of all of
+/// them, in name order, on up to `threads` threads: the runs are cut at the same names into one piece per
+/// thread, and each piece is merged into its own stretch of the output. The two runs of a 1M-sentence
+/// model's 1.67M terms took 90 to 170 ms to merge on one thread, and take 59 to 115 ms on two: as long as
+/// moving one run's terms out, most of which is the kernel handing over the output's fresh pages.
+fn merge_by_name<T: Copy + Send>(mut runs: Vec<Vec<Term<T>>>, threads: NonZeroUsize) -> (Vec<String>, Vec<T>) {
     let len = runs.iter().map(Vec::len).sum();
+    let parts = threads.get().min(len / MERGE_PIECE + 1);
+    // Where each run is cut: before the first term not below each of the longest run's evenly spaced names.
+    let longest = runs.iter().max_by_key(|run| run.len()).map_or(&[][..], Vec::as_slice);
+    let cuts: Vec<Vec<usize>> = (runs.iter())
+        .map(|run| {
+            let below = |at: &Term<T>| run.partition_point(|term| Term::by_name(term, at).is_lt());
+            let inner = (1..parts).map(|part| below(&longest[longest.len() * part / parts]));
+            std::iter::once(0).chain(inner).chain([run.len()]).collect()
+        })
+        .collect();
     let (mut names, mut values) = (Vec::with_capacity(len), Vec::with_capacity(len));
-    let mut runs: Vec<_> = runs.into_iter().map(Vec::into_iter).collect();
-    let mut heap: BinaryHeap<Next<T>> =
-        (runs.iter_mut().enumerate()).filter_map(|(run, terms)| Some(Next { term: terms.next()?, run })).collect();
-    while let Some(Next { term, run }) = heap.pop() {
-        names.push(term.name.into_string());
-        values.push(term.value);
-        heap.extend(runs[run].next().map(|term| Next { term, run }));
+    let (mut names_left, mut values_left) =
+        (&mut names.spare_capacity_mut()[..len], &mut values.spare_capacity_mut()[..len]);
+    let mut runs_left: Vec<&mut [Term<T>]> = runs.iter_mut().map(Vec::as_mut_slice).collect();
+    let pieces: Vec<_> = (0..parts)
+        .map(|part| {
+            let runs: Vec<&mut [Term<T>]> = (runs_left.iter_mut().zip(&cuts))
+                .map(|(left, cut)| {
+                    let (piece, rest) = std::mem::take(left).split_at_mut(cut[part + 1] - cut[part]);
+                    *left = rest;
+                    piece
+                })
+                .collect();
+            let piece_len = runs.iter().map(|run| run.len()).sum();
+            let (piece_names, rest) = std::mem::take(&mut names_left).split_at_mut(piece_len);
+            names_left = rest;
+            let (piece_values, rest) = std::mem::take(&mut values_left).split_at_mut(piece_len);
+            values_left = rest;
+            (runs, piece_names, piece_values)
+        })
+        .collect();
+    parallel::each_on_a_thread(pieces, |(runs, names, values)| {
+        let mut runs: Vec<_> = runs.into_iter().map(|run| run.iter_mut().map(Term::take)).collect();
+        let mut heap: BinaryHeap<Next<T>> =
+            (runs.iter_mut().enumerate()).filter_map(|(run, terms)| Some(Next { term: terms.next()?, run })).collect();
+        let mut slots = names.iter_mut().zip(values.iter_mut());
+        while let Some(Next { term, run }) = heap.pop() {
+            let (name, value) = slots.next().expect("a slot for every term of the piece");
+            name.write(term.name.into_string());
+            value.write(term.value);
+            heap.extend(runs[run].next().map(|term| Next { term, run }));
+        }
+        assert!(slots.next().is_none(), "as many terms as slots");
+    });
+    // SAFETY: the pieces' stretches of output tile the first `len` slots, and each piece has written every
+    // slot of its stretch (its terms are as many, as the assertions check).
+    unsafe {
+        names.set_len(len);
+        values.set_len(len);
     }
     (names, values)
 }
+
+/// Terms a merge takes per thread at least: fewer are merged on fewer threads.
+const MERGE_PIECE: usize = 1 << 14;
 
 #[cfg(test)]
 mod tests {
@@ -692,22 +748,29 @@ mod tests {
 
     #[test]
     fn terms_sort_and_merge_in_byte_order_of_their_names() {
-        let names = ["attack", "at", "attack on", "a", "attacker", "attack of", "", "a\0", "zz", "é", "attack on the"];
-        let mut expected: Vec<String> = names.iter().map(|&n| n.to_owned()).collect();
-        expected.sort();
-        for runs in 1..=5 {
-            let runs: Vec<Vec<Term<usize>>> = (0..runs)
-                .map(|run| {
-                    let terms =
-                        (names.iter().enumerate().skip(run).step_by(runs)).map(|(i, &n)| Term::new(n.to_owned(), i));
-                    let mut terms: Vec<_> = terms.collect();
-                    terms.sort_unstable_by(Term::by_name);
-                    terms
-                })
-                .collect();
-            let (merged, values) = merge_by_name(runs);
-            assert_eq!(merged, expected);
-            assert!(merged.iter().zip(values).all(|(name, i)| names[i] == name), "values stay with their names");
+        let few = ["attack", "at", "attack on", "a", "attacker", "attack of", "", "a\0", "zz", "é", "attack on the"];
+        // Enough names for a merge on several threads, cut at names that fall unevenly between the runs.
+        let many: Vec<String> = (0..3 * MERGE_PIECE as u64)
+            .map(|i| format!("{:x} {}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 50, i % 7))
+            .collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        for names in [&few[..], &many] {
+            let mut expected: Vec<String> = names.iter().map(|&n| n.to_owned()).collect();
+            expected.sort();
+            for (runs, threads) in (1..=5).flat_map(|runs| (1..=4).map(move |threads| (runs, threads))) {
+                let runs: Vec<Vec<Term<usize>>> = (0..runs)
+                    .map(|run| {
+                        let terms = (names.iter().enumerate().skip(run).step_by(runs))
+                            .map(|(i, &n)| Term::new(n.to_owned(), i));
+                        let mut terms: Vec<_> = terms.collect();
+                        terms.sort_unstable_by(Term::by_name);
+                        terms
+                    })
+                    .collect();
+                let (merged, values) = merge_by_name(runs, NonZeroUsize::new(threads).unwrap());
+                assert!(merged == expected, "{} names, {threads} threads", names.len());
+                assert!(merged.iter().zip(values).all(|(name, i)| names[i] == name), "values stay with their names");
+            }
         }
     }
 
