@@ -115,9 +115,9 @@ impl Write for AtomicFile {
 
 /// A file whose data is synced to disk on a thread of its own while more is written: every
 /// [`WriteBehind::STEP`] bytes the [`Syncer`] is asked to sync what is there, so that the sync on commit
-/// only waits for the last of it. On a VM a sync costs about 1 ms per MB written since the last one,
-/// whatever was written back before (the host makes the data durable only when asked): 50 to 70 ms for
-/// the 45 MB of rows of a 100 MB classification, about 0.5 s at 1 GB, serial at the end of every run.
+/// only waits for the last of it. On the VM we measure on a sync costs about 1 ms per MB written since the
+/// last one, whether or not it was written back already (the host, it seems, makes the data durable only
+/// when asked): 45 to 65 ms for the 45 MB of rows of a 100 MB classification, serial at the end of a run.
 #[derive(Debug)]
 struct WriteBehind {
     /// Dropped first: an uncommitted file is removed once no sync holds it.

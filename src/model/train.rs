@@ -688,21 +688,15 @@ fn merge_by_name<T: Copy + Send>(mut runs: Vec<Vec<Term<T>>>, threads: NonZeroUs
     let (mut names_left, mut values_left) =
         (&mut names.spare_capacity_mut()[..len], &mut values.spare_capacity_mut()[..len]);
     let mut runs_left: Vec<&mut [Term<T>]> = runs.iter_mut().map(Vec::as_mut_slice).collect();
+    let front = "cuts within the slice";
     let pieces: Vec<_> = (0..parts)
         .map(|part| {
             let runs: Vec<&mut [Term<T>]> = (runs_left.iter_mut().zip(&cuts))
-                .map(|(left, cut)| {
-                    let (piece, rest) = std::mem::take(left).split_at_mut(cut[part + 1] - cut[part]);
-                    *left = rest;
-                    piece
-                })
+                .map(|(left, cut)| left.split_off_mut(..cut[part + 1] - cut[part]).expect(front))
                 .collect();
             let piece_len = runs.iter().map(|run| run.len()).sum();
-            let (piece_names, rest) = std::mem::take(&mut names_left).split_at_mut(piece_len);
-            names_left = rest;
-            let (piece_values, rest) = std::mem::take(&mut values_left).split_at_mut(piece_len);
-            values_left = rest;
-            (runs, piece_names, piece_values)
+            let names = names_left.split_off_mut(..piece_len).expect(front);
+            (runs, names, values_left.split_off_mut(..piece_len).expect(front))
         })
         .collect();
     parallel::each_on_a_thread(pieces, |(runs, names, values)| {
