@@ -115,7 +115,7 @@ impl Write for AtomicFile {
 
 /// A file whose data is synced to disk on a thread of its own while more is written: every
 /// [`WriteBehind::STEP`] bytes the [`Syncer`] is asked to sync what is there, so that the sync on commit
-/// only waits for the last of it. On the VM we measure on a sync costs about 1 ms per MB written since the
+/// only waits for the last of it. On the VM we measure on, a sync costs about 1 ms per MB written since the
 /// last one, whether or not it was written back already (the host, it seems, makes the data durable only
 /// when asked): 45 to 65 ms for the 45 MB of rows of a 100 MB classification, serial at the end of a run.
 #[derive(Debug)]

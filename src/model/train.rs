@@ -680,7 +680,7 @@ fn merge_by_name<T: Copy + Send>(mut runs: Vec<Vec<Term<T>>>, threads: NonZeroUs
     let cuts: Vec<Vec<usize>> = (runs.iter())
         .map(|run| {
             let below = |at: &Term<T>| run.partition_point(|term| Term::by_name(term, at).is_lt());
-            let inner = (1..parts).map(|part| below(&longest[longest.len() * part / parts]));
+            let inner = (1..parts).map(|part| below(&longest[parallel::part_of(longest.len(), part, parts).start]));
             std::iter::once(0).chain(inner).chain([run.len()]).collect()
         })
         .collect();
