@@ -12,6 +12,9 @@
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, SendError, Sender};
 
 /// Batches read ahead per thread.
 pub const IN_FLIGHT_PER_THREAD: usize = 4;
@@ -166,6 +169,70 @@ pub fn side_by_side<A, B: Send>(
     })
 }
 
+/// A job cut into pieces that any number of threads may take at once, each piece by one thread.
+pub trait Pieces: Send + Sync {
+    /// Works one piece that no thread has taken yet; false once none is left.
+    fn work_piece(&self) -> bool;
+}
+
+/// A job offered to a thread that would otherwise wait (see [`work_with_help`] and [`send_or_help`]).
+pub type Offer = Arc<dyn Pieces>;
+
+/// The channel of [`Offer`]s between a thread with large jobs and a thread that feeds it: it has no room,
+/// so an offer is taken only by a thread waiting in [`send_or_help`] at that very moment.
+pub fn offers() -> (Sender<Offer>, Receiver<Offer>) {
+    crossbeam_channel::bounded(0)
+}
+
+/// Works every piece of `job`, offering it on `offers` between pieces until a thread waiting in
+/// [`send_or_help`] takes it and works pieces too; returns the job once every piece is done and the helper
+/// has let go of it.
+pub fn work_with_help<J: Pieces + 'static>(job: J, offers: Option<&Sender<Offer>>) -> J {
+    let mut job = Arc::new(job);
+    let mut offering = offers;
+    loop {
+        // A refused offer comes back in the error and is dropped.
+        if let Some(offers) = offering
+            && offers.try_send(Arc::clone(&job) as Offer).is_ok()
+        {
+            offering = None;
+        }
+        if !job.work_piece() {
+            break;
+        }
+    }
+    // Every piece is taken: a helper finishes the one it holds, then drops its handle.
+    loop {
+        match Arc::try_unwrap(job) {
+            Ok(job) => return job,
+            Err(shared) => {
+                job = shared;
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Sends `item` on `channel`, and while the channel is full works the pieces of any job offered on
+/// `help`: a thread whose consumer is stuck in a large job helps with it instead of waiting.
+pub fn send_or_help<T>(channel: &Sender<T>, item: T, help: &Receiver<Offer>) -> Result<(), SendError<T>> {
+    let mut item = Some(item);
+    loop {
+        let mut select = crossbeam_channel::Select::new();
+        let send = select.send(channel);
+        select.recv(help);
+        let op = select.select();
+        if op.index() == send {
+            return op.send(channel, item.take().expect("an item is sent once"));
+        }
+        match op.recv(help) {
+            Ok(job) => while job.work_piece() {},
+            // No more offers can come: only the send is left.
+            Err(_) => return channel.send(item.take().expect("an item is sent once")),
+        }
+    }
+}
+
 /// Cuts an item stream into batches and keeps the first error.
 struct BatchReader<I, F, E> {
     items: I,
@@ -304,6 +371,53 @@ mod tests {
         });
         assert_eq!(result, Ok(()));
         assert!(on_worker.into_inner() <= 1, "the worker was left the queued batches");
+    }
+
+    /// Pieces numbered from 0, each recording the thread that worked it.
+    struct Numbered {
+        next: std::sync::atomic::AtomicUsize,
+        workers: std::sync::Mutex<Vec<std::thread::ThreadId>>,
+        pieces: usize,
+    }
+
+    impl Pieces for Numbered {
+        fn work_piece(&self) -> bool {
+            if self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= self.pieces {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            self.workers.lock().unwrap().push(std::thread::current().id());
+            true
+        }
+    }
+
+    #[test]
+    fn a_thread_waiting_to_send_helps_with_the_job_that_holds_up_its_consumer() {
+        let job = || Numbered { next: 0.into(), workers: Default::default(), pieces: 100 };
+        let (items, queued) = crossbeam_channel::bounded::<u32>(1);
+        let (offer, help) = offers();
+        let feeder = std::thread::current().id();
+        let done = std::thread::scope(|scope| {
+            let consumer = scope.spawn(move || {
+                // Busy with a job while the feeder's second item cannot go in: the feeder helps.
+                let done = work_with_help(job(), Some(&offer));
+                let got: Vec<u32> = queued.iter().collect();
+                (done, got)
+            });
+            send_or_help(&items, 1, &help).unwrap();
+            send_or_help(&items, 2, &help).unwrap();
+            drop(items);
+            consumer.join().unwrap()
+        });
+        let (done, got) = done;
+        assert_eq!(got, [1, 2]);
+        let workers = done.workers.into_inner().unwrap();
+        assert_eq!(workers.len(), 100, "every piece worked once");
+        assert!(workers.contains(&feeder), "the waiting feeder worked pieces");
+        assert!(workers.iter().any(|&w| w != feeder), "the job's owner worked pieces");
+        // With no one to help, the owner works every piece itself.
+        let alone = work_with_help(job(), None).workers.into_inner().unwrap();
+        assert!(alone.len() == 100 && alone.iter().all(|&w| w == feeder));
     }
 
     #[test]

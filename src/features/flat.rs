@@ -8,13 +8,13 @@
 use std::marker::PhantomData;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::memory::{AtomicWords, Buffer};
-use crate::parallel;
+use crate::parallel::{self, Pieces};
 
 /// A key of a [`FlatMap`]: a plain integer, stored in a slot of `u64` words next to its `u32` value.
-pub trait FlatKey: Copy + Eq + Send {
+pub trait FlatKey: Copy + Eq + Send + Sync {
     /// Words the key takes at the start of a slot (1 or 2).
     const KEY_WORDS: usize;
     /// Words per slot (a power of two): the key's words and one for the value.
@@ -217,13 +217,27 @@ impl<K: FlatKey> FlatMap<K> {
 
     /// Moves every key to a table of `slots` slots.
     fn rehash(&mut self, slots: usize) {
-        let mut bigger = Self { words: Buffer::zeroed(slots * K::WORDS), shift: 64 - slots.trailing_zeros(), ..*self };
-        for old in self.words.chunks_exact(K::WORDS).filter(|s| !Self::is_free(s)) {
-            let key = K::from_stored([old[0], old[1]]);
-            let index = bigger.find(key.hash(), key.stored());
-            bigger.words[index * K::WORDS..][..K::WORDS].copy_from_slice(old);
+        *self = Regrow::new(std::mem::take(self), slots).into_map();
+    }
+
+    /// Makes room for `additional` more keys, as [`FlatMap::reserve`] does, but hands back the move to a
+    /// bigger table as a job that threads can share ([`Regrow`]) instead of doing it; `None` when the
+    /// table has room. The map is empty until the job's [`Regrow::into_map`] is put back.
+    pub fn regrow_for(&mut self, additional: usize) -> Option<Regrow<K>> {
+        let slots = Self::slots_for(self.len + additional, GROWN_LOAD);
+        (slots > self.slots()).then(|| Regrow::new(std::mem::take(self), slots))
+    }
+
+    /// The map with the entries `spilled` by a fill or a move by ranges of slots inserted (in key order,
+    /// so the same entries always give the same table; a key set aside twice keeps its order and its last
+    /// value), growing only past `load`.
+    fn with_spilled(mut self, mut spilled: Vec<(K, u32)>, load: Load) -> Self {
+        spilled.sort_by_key(|&(key, _)| key.stored());
+        for (key, value) in spilled {
+            let (index, _) = self.claim_within(key, load);
+            self.words[index * K::WORDS + Self::VALUE] = u64::from(value);
         }
-        *self = bigger;
+        self
     }
 
     /// Number of keys.
@@ -346,26 +360,10 @@ impl<K: FlatKey> BulkFill<K> {
             let end = (range + 1) * per_range;
             let entries = &self.ordered[self.starts[range] * K::WORDS..self.starts[range + 1] * K::WORDS];
             for entry in entries.chunks_exact(K::WORDS) {
-                let key = &entry[..K::KEY_WORDS];
-                let mut index = (K::from_stored([entry[0], entry[1]]).hash() >> self.shift) as usize;
-                loop {
-                    if index == end {
-                        let value = entry[FlatMap::<K>::VALUE] as u32;
-                        spilled.push((K::from_stored([entry[0], entry[1]]), value));
-                        break;
-                    }
-                    let slot = &words[index * K::WORDS..][..K::WORDS];
-                    let held = |w: usize| slot[w].load(Ordering::Relaxed);
-                    let free = (0..K::KEY_WORDS).all(|w| held(w) == 0);
-                    if free || (0..K::KEY_WORDS).all(|w| held(w) == key[w]) {
-                        for (w, &word) in key.iter().enumerate() {
-                            slot[w].store(word, Ordering::Relaxed);
-                        }
-                        slot[FlatMap::<K>::VALUE].store(entry[FlatMap::<K>::VALUE], Ordering::Relaxed);
-                        added += usize::from(free);
-                        break;
-                    }
-                    index += 1;
+                let key = K::from_stored([entry[0], entry[1]]);
+                match place::<K>(words, (key.hash() >> self.shift) as usize, end, entry) {
+                    Some(fresh) => added += usize::from(fresh),
+                    None => spilled.push((key, entry[FlatMap::<K>::VALUE] as u32)),
                 }
             }
         }
@@ -377,14 +375,112 @@ impl<K: FlatKey> BulkFill<K> {
     /// order, so the same entries always give the same table; a key set aside twice keeps its order).
     pub fn into_map(self) -> FlatMap<K> {
         let len = self.len + self.added.into_inner();
-        let mut map = FlatMap { words: self.table.into_buffer(), shift: self.shift, len, keys: PhantomData };
-        let mut spilled = self.spilled.into_inner().expect("no thread panics holding it");
-        spilled.sort_by_key(|&(key, _)| key.stored());
-        for (key, value) in spilled {
-            let (index, _) = map.claim_within(key, PACKED_LOAD);
-            map.words[index * K::WORDS + FlatMap::<K>::VALUE] = u64::from(value);
+        let map = FlatMap { words: self.table.into_buffer(), shift: self.shift, len, keys: PhantomData };
+        map.with_spilled(self.spilled.into_inner().expect("no thread panics holding it"), PACKED_LOAD)
+    }
+}
+
+/// Writes the slot `entry` (its key's words and its value) into the first slot from `index` on, before
+/// `end`, that is free or holds the same key; whether that slot was free, or `None` if none is.
+fn place<K: FlatKey>(words: &[AtomicU64], mut index: usize, end: usize, entry: &[u64]) -> Option<bool> {
+    let key = &entry[..K::KEY_WORDS];
+    while index < end {
+        let slot = &words[index * K::WORDS..][..K::WORDS];
+        let held = |w: usize| slot[w].load(Ordering::Relaxed);
+        let free = (0..K::KEY_WORDS).all(|w| held(w) == 0);
+        if free || (0..K::KEY_WORDS).all(|w| held(w) == key[w]) {
+            for (w, &word) in key.iter().enumerate() {
+                slot[w].store(word, Ordering::Relaxed);
+            }
+            slot[FlatMap::<K>::VALUE].store(entry[FlatMap::<K>::VALUE], Ordering::Relaxed);
+            return Some(free);
         }
-        map
+        index += 1;
+    }
+    None
+}
+
+/// A [`FlatMap`] being moved to a bigger table range of slots by range, by any number of threads at once
+/// (see [`parallel::work_with_help`]): training's table of n-grams grows to hundreds of megabytes, and the
+/// thread feeding the one that owns it would otherwise wait. The old table is cut into ranges of slots,
+/// each moved by one thread into the matching range of the new one (a key's home there is its old home
+/// times the growth, and its probe never leaves the range); a key that sits past its home's range, or
+/// wrapped round from the end of the table, is set aside and inserted last ([`Regrow::into_map`]). The
+/// result is the same table whichever threads move which ranges.
+#[derive(Debug)]
+pub struct Regrow<K> {
+    old: Buffer<u64>,
+    old_shift: u32,
+    table: AtomicWords,
+    shift: u32,
+    len: usize,
+    ranges: usize,
+    next: AtomicUsize,
+    spilled: Mutex<Vec<(K, u32)>>,
+}
+
+impl<K: FlatKey> Regrow<K> {
+    /// Starts moving `map` to a table of `slots` slots (a power of two, larger than the map's).
+    fn new(map: FlatMap<K>, slots: usize) -> Self {
+        assert!(slots > map.slots() && slots.is_power_of_two(), "a table only grows, by powers of two");
+        let ranges = (map.words.len() * 8 / FILL_RANGE_BYTES).clamp(1, 1 << 16);
+        Self {
+            old_shift: map.shift,
+            table: AtomicWords::zeroed(slots * K::WORDS),
+            shift: 64 - slots.trailing_zeros(),
+            len: map.len,
+            ranges,
+            old: map.words,
+            next: AtomicUsize::new(0),
+            spilled: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The map in its new table, once every range is moved (any left are moved now).
+    pub fn into_map(self) -> FlatMap<K> {
+        while self.work_piece() {}
+        let spilled = self.spilled.into_inner().expect("no thread panics holding it");
+        let len = self.len - spilled.len();
+        let map = FlatMap { words: self.table.into_buffer(), shift: self.shift, len, keys: PhantomData };
+        map.with_spilled(spilled, GROWN_LOAD)
+    }
+
+    /// Moves the keys of range `range` of the old slots (once, by one thread).
+    fn move_range(&self, range: usize) {
+        let words = self.table.words();
+        let per_range = self.old.len() / K::WORDS / self.ranges;
+        let old_range = range * per_range..(range + 1) * per_range;
+        let growth = words.len() / self.old.len();
+        let end = old_range.end * growth;
+        let mut spilled = Vec::new();
+        let slots = self.old[old_range.start * K::WORDS..old_range.end * K::WORDS].chunks_exact(K::WORDS);
+        for (index, slot) in (old_range.start..).zip(slots).filter(|(_, slot)| !FlatMap::<K>::is_free(slot)) {
+            let key = K::from_stored([slot[0], slot[1]]);
+            let hash = key.hash();
+            // Not past its home's range, nor wrapped round from the end of the table.
+            if (old_range.start..=index).contains(&((hash >> self.old_shift) as usize)) {
+                // The keys of the range whose homes are at or past any old slot fill at most the slots
+                // from there to the range's end, and their new homes have `growth` times as many.
+                place::<K>(words, (hash >> self.shift) as usize, end, slot)
+                    .expect("a range's keys fit in its new range");
+            } else {
+                spilled.push((key, slot[FlatMap::<K>::VALUE] as u32));
+            }
+        }
+        if !spilled.is_empty() {
+            self.spilled.lock().expect("no thread panics holding it").extend(spilled);
+        }
+    }
+}
+
+impl<K: FlatKey> Pieces for Regrow<K> {
+    /// Moves the next range of old slots no thread has taken.
+    fn work_piece(&self) -> bool {
+        let range = self.next.fetch_add(1, Ordering::Relaxed);
+        if range < self.ranges {
+            self.move_range(range);
+        }
+        range < self.ranges
     }
 }
 
@@ -465,6 +561,53 @@ mod tests {
         };
         assert_eq!(sorted(&parallel), sorted(&serial));
         assert_eq!(parallel.get(u64::MAX - 1), None);
+    }
+
+    #[test]
+    fn threads_move_a_table_to_a_bigger_one_as_one_thread_does() {
+        // A table of 2^16 slots three quarters full, in four ranges of slots: keys whose probe crosses
+        // from one range into the next, or wraps from the end to the start, are set aside.
+        let entries: Vec<(u64, u32)> =
+            (1..=49_000u64).map(|i| (i.wrapping_mul(0x2545_f491_4f6c_dd1d), i as u32)).collect();
+        let mut map = FlatMap::<u64>::default();
+        for &(key, value) in &entries {
+            map.insert(key, value);
+        }
+        assert_eq!(map.slots(), 1 << 16);
+        let moved = |threads: usize, slots: usize| {
+            let mut map = map.clone();
+            let regrow = map.regrow_for(slots * 3 / 4 - 1 - map.len()).expect("the table must grow");
+            assert!(map.is_empty(), "the keys are in the move");
+            std::thread::scope(|scope| {
+                for _ in 1..threads {
+                    scope.spawn(|| while regrow.work_piece() {});
+                }
+                while regrow.work_piece() {}
+            });
+            assert!(!regrow.spilled.lock().unwrap().is_empty(), "no key was set aside: the test misses a path");
+            regrow.into_map()
+        };
+        for slots in [1 << 17, 1 << 19] {
+            let one = moved(1, slots);
+            assert_eq!((one.slots(), one.len()), (slots, entries.len()));
+            assert!(entries.iter().all(|&(key, value)| one.get(key) == Some(value)));
+            assert_eq!(one.get(7), None);
+            for threads in [2, 4] {
+                let many = moved(threads, slots);
+                assert_eq!(many.iter().collect::<Vec<_>>(), one.iter().collect::<Vec<_>>(), "{threads} threads");
+            }
+            // Ranges moved last to first, as threads might: each stays within its own slots.
+            let mut map = map.clone();
+            let regrow = map.regrow_for(slots * 3 / 4 - 1 - map.len()).expect("the table must grow");
+            assert!(regrow.ranges > 1);
+            (0..regrow.ranges).rev().for_each(|range| regrow.move_range(range));
+            regrow.next.store(regrow.ranges, Ordering::Relaxed);
+            assert_eq!(regrow.into_map().iter().collect::<Vec<_>>(), one.iter().collect::<Vec<_>>(), "backwards");
+        }
+        // Growing key by key moves the table the same way.
+        let mut grown = map.clone();
+        grown.reserve(1 << 16);
+        assert_eq!(grown.iter().collect::<Vec<_>>(), moved(1, 1 << 18).iter().collect::<Vec<_>>());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::collections::BinaryHeap;
 use std::num::NonZeroUsize;
 use std::sync::atomic;
 
+use crossbeam_channel::{Receiver, Sender};
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
@@ -24,7 +25,7 @@ use super::{Counts, MAX_SENTENCES, Model};
 use crate::error::{Error, Result};
 use crate::features::{FlatMap, StrMap, Vocabulary, WordCache, edge, for_each_gram, warm};
 use crate::memory::{AtomicWords, Buffer};
-use crate::parallel;
+use crate::parallel::{self, Offer};
 use crate::params::{ValidTrainParams, Weighting};
 use crate::text::tokens::Tokenizer;
 
@@ -157,6 +158,15 @@ impl Counting {
             self.gram_stats.get((node & !GRAM) as usize)
         };
         stats.map_or(0, |s| u64::from(s.df) << 32 | u64::from(s.slot))
+    }
+
+    /// Makes room in the table of n-grams for a batch of `tokens` tokens (each starts at most one n-gram
+    /// of every order above one), the move to a bigger table offered on `helpers`. One thread or several,
+    /// the table grows at the same points into the same layout.
+    fn make_room(&mut self, tokens: usize, helpers: Option<&Sender<Offer>>) {
+        if let Some(regrow) = self.children.regrow_for(tokens * self.orders.1.saturating_sub(1)) {
+            self.children = parallel::work_with_help(regrow, helpers).into_map();
+        }
     }
 
     /// The id of `parent` extended by the stem `stem`, added if new.
@@ -339,7 +349,11 @@ impl Batch {
     /// Sentences per batch.
     const SIZE: usize = 4096;
 
-    fn run(&self, counting: &mut Counting) {
+    /// Counts the batch's sentences, the table of n-grams grown first if they need room: its move to a
+    /// bigger table is offered on `helpers` (see [`parallel::work_with_help`]), so that a feeding thread
+    /// kept waiting meanwhile moves part of it.
+    fn run(&self, counting: &mut Counting, helpers: Option<&Sender<Offer>>) {
+        counting.make_room(self.tokens.len(), helpers);
         let mut start = 0;
         for &op in &self.ops {
             let (Op::Add { end, .. } | Op::Relabel { end, .. }) = op;
@@ -398,7 +412,8 @@ pub struct Trainer {
 /// Hands sentences to a [`Trainer`] inside [`Trainer::feed`].
 pub struct Feeder<'t> {
     trainer: &'t mut Trainer,
-    counter: Option<&'t crossbeam_channel::Sender<Batch>>,
+    /// The counting thread's batches, and its offers of work while they are full.
+    counter: Option<(&'t Sender<Batch>, &'t Receiver<Offer>)>,
 }
 
 impl Feeder<'_> {
@@ -446,9 +461,11 @@ impl Feeder<'_> {
     fn flush(&mut self) {
         let mut batch = std::mem::take(&mut self.trainer.batch);
         match self.counter {
-            Some(counter) => counter.send(batch).expect("the counting thread runs until the channel closes"),
+            Some((counter, help)) => {
+                parallel::send_or_help(counter, batch, help).expect("the counting thread runs until the channel closes")
+            }
             None => {
-                batch.run(&mut self.trainer.counting);
+                batch.run(&mut self.trainer.counting, None);
                 batch.ops.clear();
                 batch.tokens.clear();
                 self.trainer.batch = batch;
@@ -525,12 +542,14 @@ impl Trainer {
         let mut counting = std::mem::replace(&mut self.counting, Counting::new(self.params));
         let result = std::thread::scope(|scope| {
             let (sender, batches) = crossbeam_channel::bounded::<Batch>(4);
-            let counter = scope.spawn(|| {
+            let (offer, help) = parallel::offers();
+            let counting = &mut counting;
+            let counter = scope.spawn(move || {
                 for batch in batches {
-                    batch.run(&mut counting);
+                    batch.run(counting, Some(&offer));
                 }
             });
-            let mut feeder = Feeder { trainer: self, counter: Some(&sender) };
+            let mut feeder = Feeder { trainer: self, counter: Some((&sender, &help)) };
             let result = feed(&mut feeder);
             feeder.flush();
             drop(sender);
