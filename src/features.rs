@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-pub use flat::{BulkFill, FlatKey, FlatMap};
+pub use flat::{BulkFill, FlatKey, FlatMap, Regrow};
 pub use shared::SharedWords;
 pub use stems::StemList;
 
