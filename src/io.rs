@@ -54,11 +54,25 @@ pub fn abandon_and_exit(code: i32) -> ! {
     std::process::exit(code)
 }
 
-/// Names a temporary twin of an output: hidden, and plainly ours.
-fn twin() -> tempfile::Builder<'static, 'static> {
+/// Names a temporary twin of an output: hidden, and plainly ours. The twin becomes the output, so on Unix
+/// it is created with `mode` (`0o666` for a file, `0o777` for a directory) less the umask, as
+/// `File::create` or `create_dir` would make the output, not tempfile's owner-only default.
+#[cfg_attr(not(unix), allow(unused_variables))]
+fn twin(mode: u32) -> tempfile::Builder<'static, 'static> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".narrative-").suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
     builder
+}
+
+/// Gives the twin at `twin` the permissions of the output it will replace, if there is one (`replaced`):
+/// writing over an output keeps its mode, as writing it in place would.
+fn keep_permissions(twin: &Path, replaced: Option<std::fs::Metadata>, output: &Path) -> Result<()> {
+    match replaced {
+        Some(meta) => std::fs::set_permissions(twin, meta.permissions()).map_err(|e| Error::io(output, e)),
+        None => Ok(()),
+    }
 }
 
 /// The directory `path` is in (`.` for a bare name), where its temporary twin is written.
@@ -82,14 +96,16 @@ impl AtomicFile {
     /// Starts writing `path` (the temporary file is created in the same directory). An existing `path`
     /// must be a regular file: renaming over a directory or a device (`/dev/full`) would be wrong.
     pub fn create(path: &Path) -> Result<Self> {
-        if let Ok(meta) = std::fs::metadata(path)
+        let replaced = std::fs::metadata(path).ok();
+        if let Some(meta) = &replaced
             && !meta.is_file()
         {
             let what = if meta.is_dir() { "is a directory" } else { "is not a regular file" };
             return Err(Error::io(path, std::io::Error::other(format!("{what}; expected a file path to write"))));
         }
-        let temp = twin().tempfile_in(parent_dir(path)).map_err(|e| Error::io(path, e))?;
+        let temp = twin(0o666).tempfile_in(parent_dir(path)).map_err(|e| Error::io(path, e))?;
         let unfinished = Unfinished::new(temp.path());
+        keep_permissions(temp.path(), replaced, path)?;
         let writer = BufWriter::new(WriteBehind::new(temp).map_err(|e| Error::io(path, e))?);
         Ok(Self { path: path.to_owned(), writer, _unfinished: unfinished })
     }
@@ -226,7 +242,8 @@ impl AtomicDir {
     /// `marker` (a file only this kind of directory has), so a mistyped path never replaces unrelated files.
     pub fn create(path: &Path, marker: &str) -> Result<Self> {
         let refuse = |why: String| Err(Error::io(path, std::io::Error::other(why)));
-        if let Ok(meta) = std::fs::metadata(path) {
+        let replaced = std::fs::metadata(path).ok();
+        if let Some(meta) = &replaced {
             if !meta.is_dir() {
                 return refuse("exists and is not a directory; expected a directory to write".into());
             }
@@ -235,8 +252,9 @@ impl AtomicDir {
                 return refuse(format!("exists and has no {marker}; not replacing a directory we did not write"));
             }
         }
-        let staging = twin().tempdir_in(parent_dir(path)).map_err(|e| Error::io(path, e))?;
+        let staging = twin(0o777).tempdir_in(parent_dir(path)).map_err(|e| Error::io(path, e))?;
         let unfinished = Unfinished::new(staging.path());
+        keep_permissions(staging.path(), replaced, path)?;
         Ok(Self { path: path.to_owned(), staging, _unfinished: unfinished })
     }
 
@@ -389,6 +407,32 @@ mod tests {
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
         syncer.ask();
         assert!(syncer.finish().is_ok(), "finished already");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_the_mode_of_a_new_file_or_keep_the_one_they_replace() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+        // Whatever the umask, a new output gets what File::create and create_dir give.
+        let plain = dir.path().join("plain.csv");
+        std::fs::File::create(&plain).unwrap();
+        let out = dir.path().join("out.csv");
+        write_atomically(&out, |w| w.write_all(b"x")).unwrap();
+        assert_eq!(mode(&out), mode(&plain));
+        let plain_dir = dir.path().join("plain");
+        std::fs::create_dir(&plain_dir).unwrap();
+        let report = dir.path().join("report");
+        AtomicDir::create(&report, "marker").unwrap().commit().unwrap();
+        assert_eq!(mode(&report), mode(&plain_dir));
+        // A replaced output keeps its mode.
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&out, |w| w.write_all(b"y")).unwrap();
+        assert_eq!((mode(&out), std::fs::read(&out).unwrap()), (0o640, b"y".to_vec()));
+        std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o750)).unwrap();
+        AtomicDir::create(&report, "marker").unwrap().commit().unwrap();
+        assert_eq!(mode(&report), 0o750);
     }
 
     #[test]
