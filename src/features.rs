@@ -24,7 +24,7 @@ pub use shared::SharedWords;
 pub use stems::StemList;
 
 use crate::memory::Buffer;
-use crate::parallel;
+use crate::parallel::{self, Pieces};
 use crate::params::{FeatureOptions, MAX_NGRAM};
 use crate::text::tokens::{Tokenizer, words};
 
@@ -279,7 +279,7 @@ impl StemIndex {
 
     /// [`StemIndex::with_children`] in two steps, so that other threads can help: checks the children
     /// and fills the trie's child table, after handing the fill to `share` (other threads may then fill
-    /// ranges of it too, see [`BulkFill::fill`], while this one builds the filter over the edges);
+    /// ranges of it too, see [`BulkFill`], while this one builds the filter over the edges);
     /// [`FillingIndex::finish`] completes it once they are done.
     pub(crate) fn filling_children(
         self,
@@ -333,7 +333,7 @@ impl StemIndex {
         share(&fill);
         // From the fill's copy of the edges, while the threads it was shared with fill the table.
         let edges = EdgeFilter::new(fill.keys(), count);
-        fill.fill();
+        fill.work_all();
         Ok(FillingIndex { trie, terms, fill, children: count, edges })
     }
 }

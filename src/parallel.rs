@@ -173,6 +173,11 @@ pub fn side_by_side<A, B: Send>(
 pub trait Pieces: Send + Sync {
     /// Works one piece that no thread has taken yet; false once none is left.
     fn work_piece(&self) -> bool;
+
+    /// Works pieces until every one is taken (other threads may still be working theirs).
+    fn work_all(&self) {
+        while self.work_piece() {}
+    }
 }
 
 /// A job offered to a thread that would otherwise wait (see [`work_with_help`] and [`send_or_help`]).
@@ -226,7 +231,7 @@ pub fn send_or_help<T>(channel: &Sender<T>, item: T, help: &Receiver<Offer>) -> 
             return op.send(channel, item.take().expect("an item is sent once"));
         }
         match op.recv(help) {
-            Ok(job) => while job.work_piece() {},
+            Ok(job) => job.work_all(),
             // No more offers can come: only the send is left.
             Err(_) => return channel.send(item.take().expect("an item is sent once")),
         }

@@ -198,7 +198,7 @@ impl<K: FlatKey> FlatMap<K> {
     /// Inserts many keys at once (see [`BulkFill`]), on up to `threads` threads.
     pub fn extend(&mut self, entries: impl Iterator<Item = (K, u32)> + Clone, threads: NonZeroUsize) {
         let fill = BulkFill::new(std::mem::take(self), entries);
-        parallel::in_parts(threads, |_, _| fill.fill());
+        parallel::in_parts(threads, |_, _| fill.work_all());
         *self = fill.into_map();
     }
 
@@ -281,7 +281,7 @@ const FILL_RANGE_BYTES: usize = 256 << 10;
 /// lands in a part of the table that is in the cache, instead of anywhere in it: several times faster
 /// for a table much larger than the cache. The table is sized for them at up to seven eighths full (a
 /// table filled in bulk is then mostly read) and cut into ranges of slots that threads may fill side by
-/// side ([`BulkFill::fill`]); a key whose probe runs past the end of its range is set aside and inserted
+/// side (as [`Pieces`]); a key whose probe runs past the end of its range is set aside and inserted
 /// last ([`BulkFill::into_map`]).
 #[derive(Debug)]
 pub struct BulkFill<K> {
@@ -345,30 +345,25 @@ impl<K: FlatKey> BulkFill<K> {
         self.ordered.chunks_exact(K::WORDS).map(|entry| K::from_stored([entry[0], entry[1]]))
     }
 
-    /// Fills the ranges no thread has taken yet, one at a time; returns when every range is taken.
-    pub fn fill(&self) {
+    /// Fills range `range` of the slots with its entries (once, by one thread: its slots need no more than
+    /// plain loads and stores).
+    fn fill_range(&self, range: usize) {
         let words = self.table.words();
-        let ranges = self.starts.len() - 1;
-        let per_range = words.len() / K::WORDS / ranges;
+        let per_range = words.len() / K::WORDS / (self.starts.len() - 1);
+        let end = (range + 1) * per_range;
         let (mut added, mut spilled) = (0, Vec::new());
-        loop {
-            let range = self.next.fetch_add(1, Ordering::Relaxed);
-            if range >= ranges {
-                break;
-            }
-            // A range is filled by one thread only: its slots need no more than plain loads and stores.
-            let end = (range + 1) * per_range;
-            let entries = &self.ordered[self.starts[range] * K::WORDS..self.starts[range + 1] * K::WORDS];
-            for entry in entries.chunks_exact(K::WORDS) {
-                let key = K::from_stored([entry[0], entry[1]]);
-                match place::<K>(words, (key.hash() >> self.shift) as usize, end, entry) {
-                    Some(fresh) => added += usize::from(fresh),
-                    None => spilled.push((key, entry[FlatMap::<K>::VALUE] as u32)),
-                }
+        let entries = &self.ordered[self.starts[range] * K::WORDS..self.starts[range + 1] * K::WORDS];
+        for entry in entries.chunks_exact(K::WORDS) {
+            let key = K::from_stored([entry[0], entry[1]]);
+            match place::<K>(words, (key.hash() >> self.shift) as usize, end, entry) {
+                Some(fresh) => added += usize::from(fresh),
+                None => spilled.push((key, entry[FlatMap::<K>::VALUE] as u32)),
             }
         }
         self.added.fetch_add(added, Ordering::Relaxed);
-        self.spilled.lock().expect("no thread panics holding it").extend(spilled);
+        if !spilled.is_empty() {
+            self.spilled.lock().expect("no thread panics holding it").extend(spilled);
+        }
     }
 
     /// The filled map, once no thread fills it any more: the keys set aside are inserted now (in key
@@ -438,7 +433,7 @@ impl<K: FlatKey> Regrow<K> {
 
     /// The map in its new table, once every range is moved (any left are moved now).
     pub fn into_map(self) -> FlatMap<K> {
-        while self.work_piece() {}
+        self.work_all();
         let spilled = self.spilled.into_inner().expect("no thread panics holding it");
         let len = self.len - spilled.len();
         let map = FlatMap { words: self.table.into_buffer(), shift: self.shift, len, keys: PhantomData };
@@ -470,6 +465,18 @@ impl<K: FlatKey> Regrow<K> {
         if !spilled.is_empty() {
             self.spilled.lock().expect("no thread panics holding it").extend(spilled);
         }
+    }
+}
+
+impl<K: FlatKey> Pieces for BulkFill<K> {
+    /// Fills the next range of slots no thread has taken.
+    fn work_piece(&self) -> bool {
+        let range = self.next.fetch_add(1, Ordering::Relaxed);
+        let ranges = self.starts.len() - 1;
+        if range < ranges {
+            self.fill_range(range);
+        }
+        range < ranges
     }
 }
 
@@ -545,9 +552,9 @@ mod tests {
         assert_eq!(keys, given, "the fill's keys are the entries' keys");
         std::thread::scope(|scope| {
             for _ in 0..3 {
-                scope.spawn(|| fill.fill());
+                scope.spawn(|| fill.work_all());
             }
-            fill.fill();
+            fill.work_all();
         });
         assert!(!fill.spilled.lock().unwrap().is_empty(), "no key was set aside: the test misses a path");
         let parallel = fill.into_map();
@@ -580,9 +587,9 @@ mod tests {
             assert!(map.is_empty(), "the keys are in the move");
             std::thread::scope(|scope| {
                 for _ in 1..threads {
-                    scope.spawn(|| while regrow.work_piece() {});
+                    scope.spawn(|| regrow.work_all());
                 }
-                while regrow.work_piece() {}
+                regrow.work_all();
             });
             assert!(!regrow.spilled.lock().unwrap().is_empty(), "no key was set aside: the test misses a path");
             regrow.into_map()

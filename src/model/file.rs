@@ -30,6 +30,7 @@ use super::{Classifier, Lineage, Model, Smoothing};
 use crate::error::{Error, Result};
 use crate::features::{BulkFill, FillingIndex, StemIndex, StemList, StoredVocabulary, Vocabulary};
 use crate::memory::Buffer;
+use crate::parallel::Pieces;
 use crate::params::ValidTrainParams;
 use crate::text::tokens::TOKENIZER_ID;
 
@@ -420,7 +421,7 @@ impl<'scope> Indexing<'scope> {
                 let result = beside();
                 // No fill means the thread failed before it: its error is reported when it is joined.
                 if let Ok(fill) = fill.recv() {
-                    fill.fill();
+                    fill.work_all();
                 }
                 let index = thread.join().expect("indexing a vocabulary does not panic");
                 (index.and_then(FillingIndex::finish), result)
