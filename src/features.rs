@@ -149,6 +149,16 @@ impl GramTrie {
         self.nodes == 0
     }
 
+    /// A trie of `nodes` nodes (see [`GramTrie::len`]), no edges yet, with the stems `stems` and their nodes.
+    fn of_stems<'s>(nodes: usize, stems: impl Iterator<Item = (&'s str, u32)> + Clone) -> Self {
+        let mut trie = Self { nodes: nodes as u32, ..Self::default() };
+        trie.stems.reserve(stems.clone().count());
+        for (stem, node) in stems {
+            trie.stems.insert(stem, node);
+        }
+        trie
+    }
+
     /// The node of a stem, if known.
     pub fn stem(&self, stem: &str) -> Option<u32> {
         self.stems.get(stem)
@@ -550,6 +560,20 @@ impl Vocabulary {
         Self::new(terms.len(), TermIndex::new(&terms, threads), OnceLock::from(terms))
     }
 
+    /// [`Vocabulary::from_sorted`] when the trie's edges are known, so that no term is parsed: `stems` are
+    /// the ids of the terms of one stem, `edges` the edge to every other term (the ids of its parent and
+    /// its last stem, both terms) with the term's id.
+    pub(crate) fn from_sorted_edges(
+        terms: Vec<String>,
+        stems: &[u32],
+        edges: &[(u64, u32)],
+        threads: NonZeroUsize,
+    ) -> Self {
+        let mut trie = GramTrie::of_stems(terms.len(), stems.iter().map(|&id| (&*terms[id as usize], id)));
+        trie.children.extend(edges.iter().copied(), threads);
+        Self::new(terms.len(), TermIndex::filtered(trie), OnceLock::from(terms))
+    }
+
     /// A vocabulary of `len` terms indexed by `index`, with a new identity and empty shared word caches.
     fn new(len: usize, index: TermIndex, terms: OnceLock<Vec<String>>) -> Self {
         let identity = NEXT_VOCABULARY.fetch_add(1, Ordering::Relaxed);
@@ -639,12 +663,8 @@ impl TermIndex {
         .concat();
         let orders = &orders;
         let of_order = |n: u8, ids: Range<usize>| ids.filter(move |&id| orders[id] == n).map(|id| (id, &*terms[id]));
-        let unigrams = orders.iter().filter(|&&o| o == 1).count();
-        let mut trie = GramTrie { nodes: terms.len() as u32, ..GramTrie::default() };
-        trie.stems.reserve(unigrams);
-        for (id, term) in of_order(1, 0..terms.len()) {
-            trie.stems.insert(term, id as u32);
-        }
+        let unigrams = of_order(1, 0..terms.len()).map(|(id, term)| (term, id as u32));
+        let mut trie = GramTrie::of_stems(terms.len(), unigrams);
         // Order by order, so that every prefix of a term is in the trie before the term: the edges of one
         // order are gathered first and then inserted in bulk (see `FlatMap::extend`). Each thread finds
         // the edges of the terms of its part whose prefix and stems are in the trie already (all of them

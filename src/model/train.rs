@@ -281,9 +281,10 @@ impl Counting {
     }
 
     /// The names and stats of every n-gram with `df >= min_df`, named with `stems` (stem names by id), in
-    /// name order. Each of `threads` threads names and sorts a part; the parts are merged. The table of
-    /// n-grams by edge is read once and freed first: no count needs it any more.
-    fn kept(&mut self, min_df: u32, stems: &[String], threads: NonZeroUsize) -> (Vec<String>, Vec<NodeStats>) {
+    /// name order, and the edge to every n-gram of two or more stems (its parent and last stem) by id.
+    /// Each of `threads` threads names and sorts a part; the parts are merged. The table of n-grams by edge
+    /// is read once and freed first: no count needs it any more.
+    fn kept(&mut self, min_df: u32, stems: &[String], threads: NonZeroUsize) -> (Vec<String>, Vec<Kept>, Buffer<u64>) {
         /// Consecutive ids a part takes in turn.
         const STRIPE: usize = 1 << 12;
         // Each n-gram's edge: its parent and last stem.
@@ -316,16 +317,57 @@ impl Counting {
             };
             let stem_stats = &self.stem_stats;
             let kept_stems = (ids(stem_stats.len()).filter(|&i| stem_stats[i].df >= min_df))
-                .map(|i| Term::new(stems[i].clone(), stem_stats[i]));
+                .map(|i| Term::new(stems[i].clone(), Kept { stats: stem_stats[i], node: i as u32 }));
             let gram_stats = &self.gram_stats;
-            let kept_grams = (ids(gram_stats.len()).filter(|&i| gram_stats[i].df >= min_df))
-                .map(|i| Term::new(name(GRAM | i as u32), gram_stats[i]));
+            let kept_grams = (ids(gram_stats.len()).filter(|&i| gram_stats[i].df >= min_df)).map(|i| {
+                let node = GRAM | i as u32;
+                Term::new(name(node), Kept { stats: gram_stats[i], node })
+            });
             let mut run: Vec<_> = kept_stems.chain(kept_grams).collect();
             run.sort_unstable_by(Term::by_name);
             run
         });
-        drop(up);
-        merge_by_name(runs, threads)
+        let (names, kept) = merge_by_name(runs, threads);
+        (names, kept, up)
+    }
+}
+
+/// A kept n-gram: its stats and its node in the counting's trie.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    stats: NodeStats,
+    node: u32,
+}
+
+/// The vocabulary's trie by term id: the ids of the terms of one stem, and the edge to each longer term
+/// (its parent's id and its last stem's id) with its id.
+struct KeptTrie {
+    stems: Vec<u32>,
+    edges: Vec<(u64, u32)>,
+}
+
+impl KeptTrie {
+    /// The trie of the `kept` n-grams (ids are places in `kept`), from the counting's (`up`: the edge to
+    /// each n-gram of two or more stems, by id; `stems`: the number of stems counted). `None` when a kept
+    /// n-gram's parent or last stem was not kept, as when unigrams are not counted.
+    fn of(kept: &[Kept], up: &[u64], stems: usize) -> Option<Self> {
+        // Ids plus one by node (zero: not kept).
+        let (mut stem_ids, mut gram_ids) = (Buffer::<u32>::zeroed(stems), Buffer::<u32>::zeroed(up.len()));
+        for (id, k) in kept.iter().enumerate() {
+            let ids = if k.node & GRAM == 0 { &mut stem_ids } else { &mut gram_ids };
+            ids[(k.node & !GRAM) as usize] = id as u32 + 1;
+        }
+        let id = |node: u32| {
+            let ids = if node & GRAM == 0 { &stem_ids } else { &gram_ids };
+            ids.get((node & !GRAM) as usize)?.checked_sub(1)
+        };
+        let kept_stems = (kept.iter().enumerate().filter(|(_, k)| k.node & GRAM == 0)).map(|(i, _)| i as u32);
+        let grams = kept.iter().enumerate().filter(|(_, k)| k.node & GRAM != 0);
+        let edges = grams.map(|(i, k)| {
+            let up = up[(k.node & !GRAM) as usize];
+            Some((edge(id((up >> 32) as u32)?, id(up as u32)?), i as u32))
+        });
+        Some(Self { stems: kept_stems.collect(), edges: edges.collect::<Option<_>>()? })
     }
 }
 
@@ -578,7 +620,7 @@ impl Trainer {
             _ => {}
         }
         let min_df = self.params.min_df();
-        let (names, stats) = self.counting.kept(min_df, &self.stemming.names(), threads);
+        let (names, kept, up) = self.counting.kept(min_df, &self.stemming.names(), threads);
         if names.is_empty() {
             return Err(Error::Invalid(format!(
                 "the training sentences give no n-gram that occurs in at least {min_df} sentences (lower --min-df)"
@@ -593,11 +635,19 @@ impl Trainer {
         // The sums of the kept n-grams are gathered beside the vocabulary's index, and then the counts of
         // every n-gram seen, pruned ones included, are freed; on one thread they are freed first, so that
         // the two never take memory at once.
+        let (stems, kept) = (counting.stem_stats.len(), &kept);
         let (vocabulary, feature_count) = parallel::side_by_side(
             threads,
-            || Vocabulary::from_sorted(names, threads),
+            // The kept n-grams' trie is the counting's, renumbered: no name need be read again.
+            || match KeptTrie::of(kept, &up, stems) {
+                Some(trie) => {
+                    drop(up);
+                    Vocabulary::from_sorted_edges(names, &trie.stems, &trie.edges, threads)
+                }
+                None => Vocabulary::from_sorted(names, threads),
+            },
             move || {
-                let sums = |l| Buffer::from_exact_iter(stats.iter().map(|&s| counting.sum(s, l)));
+                let sums = |l| Buffer::from_exact_iter(kept.iter().map(|k| counting.sum(k.stats, l)));
                 label_ids.into_iter().map(sums).collect()
             },
         );
@@ -746,7 +796,7 @@ const MERGE_PIECE: usize = 1 << 14;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::TrainParams;
+    use crate::params::{NgramRange, TrainParams};
 
     #[test]
     fn the_row_hash_is_the_hash_of_all_the_bytes_however_they_come() {
@@ -856,6 +906,28 @@ mod tests {
             assert_eq!(one.to_bytes(), more.to_bytes(), "{threads} threads");
         }
         assert_eq!(one.class_count()[3], 20);
+    }
+
+    #[test]
+    fn the_vocabulary_from_the_counting_trie_is_the_one_its_terms_give() {
+        // Words of letters only (digits are not words): "ba", "bb", ... for 0, 1, ...
+        let word = |i: usize| format!("{}{}", char::from(b'b' + (i / 26) as u8), char::from(b'a' + (i % 26) as u8));
+        let sentences: Vec<String> = (0..5_000)
+            .map(|i| format!("Kyiv {} denied {} the attack {}", word(i % 7), word(i % 31), word(i % 500)))
+            .collect();
+        for (ngrams, min_df) in [((1, 3), 1), ((1, 2), 3), ((2, 3), 2), ((3, 3), 1)] {
+            let ngrams = NgramRange::new(ngrams.0, ngrams.1).unwrap();
+            let mut trainer = Trainer::new(TrainParams { min_df, ngrams, ..TrainParams::default() }.check().unwrap());
+            for (i, text) in sentences.iter().enumerate() {
+                trainer.add(text, ["a", "b"][i % 2]).unwrap();
+            }
+            let model = trainer.finish(NonZeroUsize::new(2).unwrap()).unwrap();
+            // The names training gave the terms, not names read back from its trie.
+            let terms = model.vocabulary().terms().to_vec();
+            assert!(terms.len() > 500, "{ngrams}: {} terms", terms.len());
+            let parsed = Vocabulary::from_sorted(terms, NonZeroUsize::MIN).stored();
+            assert!(model.vocabulary().stored() == parsed, "{ngrams}, min_df {min_df}: another trie");
+        }
     }
 
     #[test]
