@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{Receiver, SendError, Sender};
 
@@ -177,6 +178,32 @@ pub trait Pieces: Send + Sync {
     /// Works pieces until every one is taken (other threads may still be working theirs).
     fn work_all(&self) {
         while self.work_piece() {}
+    }
+}
+
+/// Hands out the numbers `0..len`, each once, to whichever threads ask first: how the threads working a
+/// [`Pieces`] job share out its pieces.
+#[derive(Debug)]
+pub struct Tickets {
+    next: AtomicUsize,
+    len: usize,
+}
+
+impl Tickets {
+    /// The numbers `0..len`, none taken yet.
+    pub fn new(len: usize) -> Self {
+        Self { next: AtomicUsize::new(0), len }
+    }
+
+    /// How many numbers there are, taken or not.
+    pub fn count(&self) -> usize {
+        self.len
+    }
+
+    /// The next number no thread has taken, if any is left.
+    pub fn take(&self) -> Option<usize> {
+        let number = self.next.fetch_add(1, Ordering::Relaxed);
+        (number < self.len).then_some(number)
     }
 }
 
@@ -380,14 +407,13 @@ mod tests {
 
     /// Pieces numbered from 0, each recording the thread that worked it.
     struct Numbered {
-        next: std::sync::atomic::AtomicUsize,
+        pieces: Tickets,
         workers: std::sync::Mutex<Vec<std::thread::ThreadId>>,
-        pieces: usize,
     }
 
     impl Pieces for Numbered {
         fn work_piece(&self) -> bool {
-            if self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= self.pieces {
+            if self.pieces.take().is_none() {
                 return false;
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
@@ -398,7 +424,7 @@ mod tests {
 
     #[test]
     fn a_thread_waiting_to_send_helps_with_the_job_that_holds_up_its_consumer() {
-        let job = || Numbered { next: 0.into(), workers: Default::default(), pieces: 100 };
+        let job = || Numbered { pieces: Tickets::new(100), workers: Default::default() };
         let (items, queued) = crossbeam_channel::bounded::<u32>(1);
         let (offer, help) = offers();
         let feeder = std::thread::current().id();

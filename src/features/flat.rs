@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::memory::{AtomicWords, Buffer};
-use crate::parallel::{self, Pieces};
+use crate::parallel::{self, Pieces, Tickets};
 
 /// A key of a [`FlatMap`]: a plain integer, stored in a slot of `u64` words next to its `u32` value.
 pub trait FlatKey: Copy + Eq + Send + Sync {
@@ -293,7 +293,7 @@ pub struct BulkFill<K> {
     ordered: Buffer<u64>,
     /// The entries of range `r` are `ordered` entries `starts[r]..starts[r + 1]`.
     starts: Vec<usize>,
-    next: AtomicUsize,
+    ranges: Tickets,
     added: AtomicUsize,
     spilled: Mutex<Vec<(K, u32)>>,
 }
@@ -334,7 +334,7 @@ impl<K: FlatKey> BulkFill<K> {
             len,
             ordered,
             starts: range_starts,
-            next: AtomicUsize::new(0),
+            ranges: Tickets::new(ranges),
             added: AtomicUsize::new(0),
             spilled: Mutex::new(Vec::new()),
         }
@@ -349,7 +349,7 @@ impl<K: FlatKey> BulkFill<K> {
     /// plain loads and stores).
     fn fill_range(&self, range: usize) {
         let words = self.table.words();
-        let per_range = words.len() / K::WORDS / (self.starts.len() - 1);
+        let per_range = words.len() / K::WORDS / self.ranges.count();
         let end = (range + 1) * per_range;
         let (mut added, mut spilled) = (0, Vec::new());
         let entries = &self.ordered[self.starts[range] * K::WORDS..self.starts[range + 1] * K::WORDS];
@@ -409,8 +409,7 @@ pub struct Regrow<K> {
     table: AtomicWords,
     shift: u32,
     len: usize,
-    ranges: usize,
-    next: AtomicUsize,
+    ranges: Tickets,
     spilled: Mutex<Vec<(K, u32)>>,
 }
 
@@ -424,9 +423,8 @@ impl<K: FlatKey> Regrow<K> {
             table: AtomicWords::zeroed(slots * K::WORDS),
             shift: 64 - slots.trailing_zeros(),
             len: map.len,
-            ranges,
+            ranges: Tickets::new(ranges),
             old: map.words,
-            next: AtomicUsize::new(0),
             spilled: Mutex::new(Vec::new()),
         }
     }
@@ -443,7 +441,7 @@ impl<K: FlatKey> Regrow<K> {
     /// Moves the keys of range `range` of the old slots (once, by one thread).
     fn move_range(&self, range: usize) {
         let words = self.table.words();
-        let per_range = self.old.len() / K::WORDS / self.ranges;
+        let per_range = self.old.len() / K::WORDS / self.ranges.count();
         let old_range = range * per_range..(range + 1) * per_range;
         let growth = words.len() / self.old.len();
         let end = old_range.end * growth;
@@ -471,23 +469,14 @@ impl<K: FlatKey> Regrow<K> {
 impl<K: FlatKey> Pieces for BulkFill<K> {
     /// Fills the next range of slots no thread has taken.
     fn work_piece(&self) -> bool {
-        let range = self.next.fetch_add(1, Ordering::Relaxed);
-        let ranges = self.starts.len() - 1;
-        if range < ranges {
-            self.fill_range(range);
-        }
-        range < ranges
+        self.ranges.take().map(|range| self.fill_range(range)).is_some()
     }
 }
 
 impl<K: FlatKey> Pieces for Regrow<K> {
     /// Moves the next range of old slots no thread has taken.
     fn work_piece(&self) -> bool {
-        let range = self.next.fetch_add(1, Ordering::Relaxed);
-        if range < self.ranges {
-            self.move_range(range);
-        }
-        range < self.ranges
+        self.ranges.take().map(|range| self.move_range(range)).is_some()
     }
 }
 
@@ -606,9 +595,9 @@ mod tests {
             // Ranges moved last to first, as threads might: each stays within its own slots.
             let mut map = map.clone();
             let regrow = map.regrow_for(slots * 3 / 4 - 1 - map.len()).expect("the table must grow");
-            assert!(regrow.ranges > 1);
-            (0..regrow.ranges).rev().for_each(|range| regrow.move_range(range));
-            regrow.next.store(regrow.ranges, Ordering::Relaxed);
+            assert!(regrow.ranges.count() > 1);
+            (0..regrow.ranges.count()).rev().for_each(|range| regrow.move_range(range));
+            while regrow.ranges.take().is_some() {}
             assert_eq!(regrow.into_map().iter().collect::<Vec<_>>(), one.iter().collect::<Vec<_>>(), "backwards");
         }
         // Growing key by key moves the table the same way.
