@@ -120,6 +120,9 @@ struct Counting {
     nodes: Vec<u32>,
     /// The current sentence's n-grams: (node, occurrences).
     counted: Vec<(u32, u32)>,
+    /// The BLAKE3 hash of the rows counted, in order (the training data's digest): hashed here, on the
+    /// counting thread, which would otherwise wait for the stemming one (see [`Batch::rows`]).
+    digest: blake3::Hasher,
 }
 
 impl Counting {
@@ -135,6 +138,7 @@ impl Counting {
             width: 0,
             nodes: Vec::new(),
             counted: Vec::new(),
+            digest: blake3::Hasher::new(),
         }
     }
 
@@ -385,6 +389,10 @@ enum Op {
 struct Batch {
     ops: Vec<Op>,
     tokens: Vec<u32>,
+    /// The bytes of its rows that the training data's digest hashes ([`Counting::digest`]): a batch's
+    /// rows, hundreds of kilobytes, in one update, which BLAKE3 hashes eight 1 KiB chunks at a time, where
+    /// a row of a few dozen bytes goes one 64-byte block at a time.
+    rows: Vec<u8>,
 }
 
 impl Batch {
@@ -396,6 +404,7 @@ impl Batch {
     /// kept waiting meanwhile moves part of it.
     fn run(&self, counting: &mut Counting, helpers: Option<&Sender<Offer>>) {
         counting.make_room(self.tokens.len(), helpers);
+        counting.digest.update(&self.rows);
         let mut start = 0;
         for &op in &self.ops {
             let (Op::Add { end, .. } | Op::Relabel { end, .. }) = op;
@@ -406,32 +415,6 @@ impl Batch {
             }
             start = end as usize;
         }
-    }
-}
-
-/// The BLAKE3 hash of the training rows, fed in 64 KiB blocks: a row comes in a few pieces of a few dozen
-/// bytes, and BLAKE3 hashes small updates one 64-byte block at a time, where a large update takes eight
-/// 1 KiB chunks at once (the hash is the same however the bytes are cut).
-#[derive(Debug, Default)]
-struct RowHasher {
-    hasher: blake3::Hasher,
-    pending: Vec<u8>,
-}
-
-impl RowHasher {
-    const BLOCK: usize = 1 << 16;
-
-    fn update(&mut self, bytes: &[u8]) {
-        self.pending.extend_from_slice(bytes);
-        if self.pending.len() >= Self::BLOCK {
-            self.hasher.update(&self.pending);
-            self.pending.clear();
-        }
-    }
-
-    fn finalize(mut self) -> blake3::Hash {
-        self.hasher.update(&self.pending);
-        self.hasher.finalize()
     }
 }
 
@@ -446,7 +429,6 @@ pub struct Trainer {
     label_ids: FxHashMap<String, usize>,
     class_count: Vec<u64>,
     sentences: u64,
-    hasher: RowHasher,
     /// Sentences stemmed and not yet counted.
     batch: Batch,
 }
@@ -510,6 +492,7 @@ impl Feeder<'_> {
                 batch.run(&mut self.trainer.counting, None);
                 batch.ops.clear();
                 batch.tokens.clear();
+                batch.rows.clear();
                 self.trainer.batch = batch;
             }
         }
@@ -531,7 +514,6 @@ impl Trainer {
             label_ids: FxHashMap::default(),
             class_count: Vec::new(),
             sentences: 0,
-            hasher: RowHasher::default(),
             batch: Batch::default(),
         }
     }
@@ -540,7 +522,7 @@ impl Trainer {
     /// n-grams stay in the vocabulary whatever `min_df` says: their document frequency is not stored.
     pub fn from_model(model: &Model) -> Self {
         let mut trainer = Self::new(model.params);
-        trainer.hasher.update(model.training_data.as_bytes());
+        trainer.counting.digest.update(model.training_data.as_bytes());
         for (label, &n) in model.labels.iter().zip(&model.class_count) {
             let l = trainer.label(label);
             trainer.class_count[l] = n;
@@ -629,7 +611,7 @@ impl Trainer {
         let class_count = labels.iter().map(|&(_, l)| self.class_count[l]).collect();
         let label_ids: Vec<usize> = labels.iter().map(|&(_, l)| l).collect();
         let labels = labels.into_iter().map(|(name, _)| name).collect();
-        let training_data = std::mem::take(&mut self.hasher).finalize().to_hex().to_string();
+        let training_data = self.counting.digest.finalize().to_hex().to_string();
         let Self { params, counting, stemming, .. } = self;
         drop(stemming);
         // The sums of the kept n-grams are gathered beside the vocabulary's index, and then the counts of
@@ -667,12 +649,12 @@ impl Trainer {
         l
     }
 
+    /// Adds a row's bytes to those the training data's digest hashes.
     fn hash_row(&mut self, marker: &[u8], text: &str, label: &str) {
-        self.hasher.update(marker);
-        self.hasher.update(text.as_bytes());
-        self.hasher.update(b"\0");
-        self.hasher.update(label.as_bytes());
-        self.hasher.update(b"\n");
+        let rows = &mut self.batch.rows;
+        for bytes in [marker, text.as_bytes(), b"\0", label.as_bytes(), b"\n"] {
+            rows.extend_from_slice(bytes);
+        }
     }
 }
 
@@ -799,14 +781,28 @@ mod tests {
     use crate::params::{NgramRange, TrainParams};
 
     #[test]
-    fn the_row_hash_is_the_hash_of_all_the_bytes_however_they_come() {
-        let rows: Vec<String> = (0..5_000).map(|i| format!("row {i} {}\n", "x".repeat(i % 97))).collect();
-        let mut hasher = RowHasher::default();
-        for row in &rows {
-            hasher.update(row.as_bytes());
+    fn the_training_data_digest_is_the_hash_of_every_row_in_order_on_any_number_of_threads() {
+        // Rows over several batches, a relabel among them.
+        let rows: Vec<(String, &str)> =
+            (0..3 * Batch::SIZE).map(|i| (format!("row {i} {}", "x".repeat(i % 97)), ["a", "b"][i % 2])).collect();
+        let mut expected = Vec::new();
+        for (text, label) in &rows {
+            expected.extend_from_slice(format!("{text}\0{label}\n").as_bytes());
         }
-        assert!(rows.concat().len() > 4 * RowHasher::BLOCK, "the rows fill several blocks");
-        assert_eq!(hasher.finalize(), blake3::hash(rows.concat().as_bytes()));
+        expected.extend_from_slice(format!("\x01{}\0b\n", rows[0].0).as_bytes());
+        for threads in [1, 2] {
+            let mut trainer = Trainer::new(params());
+            trainer
+                .feed(NonZeroUsize::new(threads).unwrap(), |feeder| {
+                    for (text, label) in &rows {
+                        feeder.add(text, label)?;
+                    }
+                    feeder.relabel(&rows[0].0, "a", "b")
+                })
+                .unwrap();
+            let model = trainer.finish(NonZeroUsize::new(threads).unwrap()).unwrap();
+            assert_eq!(model.training_data(), blake3::hash(&expected).to_hex().as_str(), "{threads} threads");
+        }
     }
 
     #[test]
