@@ -269,19 +269,32 @@ impl Counting {
         row * self.width
     }
 
-    /// The summed value of `node` for label `l`.
-    fn sum(&self, stats: NodeStats, l: usize) -> f64 {
-        match stats.sums() {
-            Sums::None => 0.0,
-            Sums::Single { label, count } => {
-                if label == l {
-                    self.weighting.apply(count)
-                } else {
-                    0.0
+    /// The summed values of the `kept` n-grams, a column for each label of `labels` (indices, in column
+    /// order). One pass: each n-gram's row of sums is fetched once for all its labels, where a pass per
+    /// label fetched the rows from all over the table once per label.
+    fn columns(&self, kept: &[Kept], labels: &[usize]) -> Vec<Buffer<f64>> {
+        let mut columns: Vec<Buffer<f64>> = labels.iter().map(|_| Buffer::zeroed(kept.len())).collect();
+        let mut column_of = vec![None; self.width.max(labels.iter().max().map_or(0, |&l| l + 1))];
+        for (column, &l) in labels.iter().enumerate() {
+            column_of[l] = Some(column);
+        }
+        for (i, k) in kept.iter().enumerate() {
+            match k.stats.sums() {
+                Sums::None => {}
+                Sums::Single { label, count } => {
+                    if let Some(column) = column_of[label] {
+                        columns[column][i] = self.weighting.apply(count);
+                    }
+                }
+                Sums::Row(row) => {
+                    let sums = &self.sums[row * self.width..][..self.width];
+                    for (column, &l) in columns.iter_mut().zip(labels) {
+                        column[i] = sums[l];
+                    }
                 }
             }
-            Sums::Row(row) => self.sums[row * self.width + l],
         }
+        columns
     }
 
     /// The names and stats of every n-gram with `df >= min_df`, named with `stems` (stem names by id), in
@@ -628,10 +641,7 @@ impl Trainer {
                 }
                 None => Vocabulary::from_sorted(names, threads),
             },
-            move || {
-                let sums = |l| Buffer::from_exact_iter(kept.iter().map(|k| counting.sum(k.stats, l)));
-                label_ids.into_iter().map(sums).collect()
-            },
+            move || counting.columns(kept, &label_ids),
         );
         let counts = Counts { class_count, feature_count };
         Model::from_counts(params, vocabulary, labels, counts, training_data)
