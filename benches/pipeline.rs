@@ -24,6 +24,10 @@ use narrative::params::TrainParams;
 use narrative::text::sentences;
 use narrative::text::tokens::Tokenizer;
 
+/// The binary's allocator, so that the stages run on the memory they have in `narrative`.
+#[global_allocator]
+static ALLOCATOR: narrative::memory::Allocator = narrative::memory::Allocator;
+
 const TRAIN_SENTENCES: usize = 100_000;
 const CLASSIFY_SENTENCES: usize = 100_000;
 

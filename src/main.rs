@@ -11,6 +11,10 @@ use clap::Parser;
 /// Exit code of a run ended by Ctrl-C (SIGINT), SIGTERM or SIGHUP: 128 + SIGINT, as shells report Ctrl-C.
 const INTERRUPTED: i32 = 130;
 
+/// Large allocations on huge pages of their own, grown without copying (see the type).
+#[global_allocator]
+static ALLOCATOR: narrative::memory::Allocator = narrative::memory::Allocator;
+
 fn main() -> ExitCode {
     clean_up_on_interrupt();
     let cli = cmd::Cli::parse();
