@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::input::READ_BUFFER;
 
 /// Where a labelled sentence came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -201,7 +202,7 @@ pub fn read_labelled_with(
     let mut example = Example::default();
     for (file, path) in paths.iter().enumerate() {
         let reader = HashingReader { inner: crate::input::open(path)?, hasher: blake3::Hasher::new() };
-        let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+        let mut csv = csv::ReaderBuilder::new().flexible(false).buffer_capacity(READ_BUFFER).from_reader(reader);
         let headers = csv.headers().map_err(|e| csv_error(path, e))?.clone();
         if headers.iter().all(|h| h.trim().is_empty()) {
             return Err(Error::file(path, "empty file: expected a CSV header with `text` and `label` columns"));
