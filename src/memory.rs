@@ -155,9 +155,9 @@ impl fmt::Debug for AtomicWords {
 }
 
 /// The `narrative` binary's global allocator: the system's, except on Linux for allocations of
-/// [`Allocator::LARGE`] bytes or more, which get anonymous maps of their own (in whole huge pages),
-/// advised for transparent huge pages as [`Buffer`]s are, and grow or shrink by `mremap`, which moves no
-/// byte. Training's growing tables (the 1M-sentence corpus's 16 million n-grams' stats and sums, the
+/// [`Allocator::LARGE`] bytes or more (large [`Buffer`]s among them), which get anonymous maps of their
+/// own (in whole huge pages), advised for transparent huge pages, and grow or shrink by `mremap`, which
+/// moves no byte. Training's growing tables (the 1M-sentence corpus's 16 million n-grams' stats and sums, the
 /// sorted names) otherwise came from glibc's heap 4 KiB page at a time, a fault each, and were copied into
 /// fresh pages at every doubling; on this VM a fault costs about 1 ms per megabyte, more when two threads
 /// fault at once.
