@@ -10,12 +10,13 @@
 //!
 //! Training has two stages with separate state: `Stemming` turns text into stem ids, `Counting`
 //! counts n-grams of those ids. [`Trainer::feed`] runs them on two threads, in a pipeline, with the same
-//! result as one.
+//! result as one: the feeding thread reads, the counting thread counts, and each batch of sentences is
+//! stemmed by whichever of the two has time for it (see [`Feeder::flush`]).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::num::NonZeroUsize;
-use std::sync::atomic;
+use std::sync::{Mutex, atomic};
 
 use crossbeam_channel::{Receiver, Sender};
 use rustc_hash::FxHashMap;
@@ -27,6 +28,7 @@ use crate::features::{FlatMap, StrMap, Vocabulary, WordCache, edge, for_each_gra
 use crate::memory::{AtomicWords, Buffer};
 use crate::parallel::{self, Offer};
 use crate::params::{ValidTrainParams, Weighting};
+use crate::text::Span;
 use crate::text::tokens::Tokenizer;
 
 /// What the trainer knows of one n-gram: the sentences containing it and where its per-label sums are.
@@ -71,15 +73,24 @@ impl NodeStats {
     }
 }
 
-/// The first stage: words to stem ids (`0, 1, 2, ...` in order of first sight).
+/// The first stage on one thread: words to stem ids, with a cache of the words that thread has seen.
+///
+/// The threads that stem share the ids of the stems ([`Trainer::stems`]): `0, 1, 2, ...` in the order a
+/// thread first met them, which can change from run to run on two threads. Nothing the model holds
+/// depends on it: its n-grams are named by their stems and sorted by name, and their counts are summed
+/// in the order of the sentences, on one thread.
 #[derive(Debug)]
 struct Stemming {
     tokenizer: Tokenizer,
     words: WordCache,
-    stems: StrMap,
 }
 
 impl Stemming {
+    fn new(params: ValidTrainParams) -> Self {
+        Self { tokenizer: Tokenizer::new(params.features().stop_words), words: WordCache::unbounded() }
+    }
+
+    /// The id of `stem`, added to `stems` if new.
     fn stem_id(stems: &mut StrMap, stem: &str) -> u32 {
         stems.get(stem).unwrap_or_else(|| {
             let id = stems.len() as u32;
@@ -89,16 +100,18 @@ impl Stemming {
         })
     }
 
-    /// Appends the stem ids of `text` to `out`.
-    fn tokens(&mut self, text: &str, out: &mut Vec<u32>) {
-        let Self { tokenizer, words, stems } = self;
-        words.encode(text, tokenizer, None, |stem| Self::stem_id(stems, stem), out);
+    /// Appends the stem ids of `text` to `out`; a word this thread has not seen before is stemmed, and its
+    /// stem looked up in (or added to) `stems`.
+    fn tokens(&mut self, stems: &Mutex<StrMap>, text: &str, out: &mut Vec<u32>) {
+        let Self { tokenizer, words } = self;
+        let stem_id = |stem: &str| Self::stem_id(&mut stems.lock().expect("no thread panics holding the stems"), stem);
+        words.encode(text, tokenizer, None, stem_id, out);
     }
 
-    /// Every stem by id.
-    fn names(&self) -> Vec<String> {
-        let mut names = vec![String::new(); self.stems.len()];
-        for (stem, id) in self.stems.iter() {
+    /// Every stem of `stems` by id.
+    fn names(stems: &StrMap) -> Vec<String> {
+        let mut names = vec![String::new(); stems.len()];
+        for (stem, id) in stems.iter() {
             names[id as usize] = stem;
         }
         names
@@ -388,46 +401,89 @@ impl KeptTrie {
     }
 }
 
-/// One sentence handed from the stemming stage to the counting stage.
+/// What the counting stage does with a sentence.
 #[derive(Debug, Clone, Copy)]
 enum Op {
-    /// Count it under this label; its tokens end here in the batch.
-    Add { label: u32, end: u32 },
+    /// Count it under this label.
+    Add { label: u32 },
     /// Move it from one label to another.
-    Relabel { from: u32, to: u32, end: u32 },
+    Relabel { from: u32, to: u32 },
 }
 
-/// Sentences on their way between the stages.
+/// Sentences on their way from the feeding thread to the counting stage, stemmed on the way.
 #[derive(Debug, Default)]
 struct Batch {
-    ops: Vec<Op>,
-    tokens: Vec<u32>,
+    /// Each sentence's op and where its text is in `rows`.
+    ops: Vec<(Op, Span)>,
     /// The bytes of its rows that the training data's digest hashes ([`Counting::digest`]): a batch's
     /// rows, hundreds of kilobytes, in one update, which BLAKE3 hashes eight 1 KiB chunks at a time, where
     /// a row of a few dozen bytes goes one 64-byte block at a time.
-    rows: Vec<u8>,
+    rows: String,
+    /// The stem ids of the sentences stemmed so far.
+    tokens: Vec<u32>,
+    /// Where each of those sentences' stem ids end in `tokens`.
+    ends: Vec<u32>,
 }
 
 impl Batch {
     /// Sentences per batch.
     const SIZE: usize = 4096;
 
-    /// Counts the batch's sentences, the table of n-grams grown first if they need room: its move to a
-    /// bigger table is offered on `helpers` (see [`parallel::work_with_help`]), so that a feeding thread
-    /// kept waiting meanwhile moves part of it.
-    fn run(&self, counting: &mut Counting, helpers: Option<&Sender<Offer>>) {
+    /// Adds a sentence, its row (a marker for the op, text, label) to those the training data's digest
+    /// hashes.
+    fn push(&mut self, op: Op, text: &str, label: &str) {
+        let marker = match op {
+            Op::Add { .. } => "",
+            Op::Relabel { .. } => "\x01",
+        };
+        self.rows.push_str(marker);
+        let start = self.rows.len();
+        self.rows.push_str(text);
+        self.ops.push((op, Span::new(start, self.rows.len())));
+        for part in ["\0", label, "\n"] {
+            self.rows.push_str(part);
+        }
+    }
+
+    /// Stems the sentences not stemmed yet.
+    fn stem(&mut self, stemming: &mut Stemming, stems: &Mutex<StrMap>) {
+        let Self { ops, rows, tokens, ends } = self;
+        for &(_, text) in &ops[ends.len()..] {
+            stemming.tokens(stems, &rows[text.start..text.end], tokens);
+            ends.push(tokens.len() as u32);
+        }
+    }
+
+    /// Stems what is left to stem and counts the batch's sentences, the table of n-grams grown first if
+    /// they need room: its move to a bigger table is offered on `helpers` (see
+    /// [`parallel::work_with_help`]), so that a feeding thread kept waiting meanwhile moves part of it.
+    fn run(
+        &mut self,
+        stemming: &mut Stemming,
+        stems: &Mutex<StrMap>,
+        counting: &mut Counting,
+        helpers: Option<&Sender<Offer>>,
+    ) {
+        self.stem(stemming, stems);
         counting.make_room(self.tokens.len(), helpers);
-        counting.digest.update(&self.rows);
+        counting.digest.update(self.rows.as_bytes());
         let mut start = 0;
-        for &op in &self.ops {
-            let (Op::Add { end, .. } | Op::Relabel { end, .. }) = op;
+        for (&(op, _), &end) in self.ops.iter().zip(&self.ends) {
             let tokens = &self.tokens[start..end as usize];
             match op {
-                Op::Add { label, .. } => counting.add(label as usize, tokens),
-                Op::Relabel { from, to, .. } => counting.relabel(from as usize, to as usize, tokens),
+                Op::Add { label } => counting.add(label as usize, tokens),
+                Op::Relabel { from, to } => counting.relabel(from as usize, to as usize, tokens),
             }
             start = end as usize;
         }
+    }
+
+    /// Empties the batch, its buffers kept.
+    fn clear(&mut self) {
+        self.ops.clear();
+        self.rows.clear();
+        self.tokens.clear();
+        self.ends.clear();
     }
 }
 
@@ -435,23 +491,33 @@ impl Batch {
 #[derive(Debug)]
 pub struct Trainer {
     params: ValidTrainParams,
+    /// The feeding thread's stemming.
     stemming: Stemming,
+    /// Every stem seen, with its id (see [`Stemming`]).
+    stems: StrMap,
     counting: Counting,
     /// Labels in the order first seen.
     labels: Vec<String>,
     label_ids: FxHashMap<String, usize>,
     class_count: Vec<u64>,
     sentences: u64,
-    /// Sentences stemmed and not yet counted.
+    /// Sentences not yet counted.
     batch: Batch,
 }
 
 /// Hands sentences to a [`Trainer`] inside [`Trainer::feed`].
 pub struct Feeder<'t> {
     trainer: &'t mut Trainer,
+    /// The trainer's stems, shared with the counting thread while it runs.
+    stems: &'t Mutex<StrMap>,
     /// The counting thread's batches, and its offers of work while they are full.
     counter: Option<(&'t Sender<Batch>, &'t Receiver<Offer>)>,
 }
+
+/// Batches waiting for the counting thread from which the feeding thread stems a batch itself: with
+/// fewer, the counting thread is about to run out of work, and stems it instead. Either thread keeps
+/// the other busy, however fast reading, stemming and counting go on a machine.
+const STEM_HERE_FROM: usize = 1;
 
 impl Feeder<'_> {
     /// Counts one labelled sentence.
@@ -461,9 +527,7 @@ impl Feeder<'_> {
             return Err(Error::Invalid(format!("more than {MAX_SENTENCES} training sentences")));
         }
         let l = t.label(label);
-        t.hash_row(b"", text, label);
-        t.stemming.tokens(text, &mut t.batch.tokens);
-        t.batch.ops.push(Op::Add { label: l as u32, end: t.batch.tokens.len() as u32 });
+        t.batch.push(Op::Add { label: l as u32 }, text, label);
         t.class_count[l] += 1;
         t.sentences += 1;
         self.flush_if_full();
@@ -479,9 +543,7 @@ impl Feeder<'_> {
         if t.class_count[from] == 0 {
             return Err(Error::Invalid(format!("no sentence labelled {old:?} to relabel")));
         }
-        t.hash_row(b"\x01", text, new);
-        t.stemming.tokens(text, &mut t.batch.tokens);
-        t.batch.ops.push(Op::Relabel { from: from as u32, to: to as u32, end: t.batch.tokens.len() as u32 });
+        t.batch.push(Op::Relabel { from: from as u32, to: to as u32 }, text, new);
         t.class_count[from] -= 1;
         t.class_count[to] += 1;
         self.flush_if_full();
@@ -494,19 +556,21 @@ impl Feeder<'_> {
         }
     }
 
-    /// Counts the stemmed sentences, here or on the counting thread.
+    /// Counts the batch's sentences, here or on the counting thread; there they are stemmed here first if
+    /// the counting thread has work waiting (see [`STEM_HERE_FROM`]).
     fn flush(&mut self) {
-        let mut batch = std::mem::take(&mut self.trainer.batch);
+        let t = &mut *self.trainer;
         match self.counter {
             Some((counter, help)) => {
+                let mut batch = std::mem::take(&mut t.batch);
+                if counter.len() >= STEM_HERE_FROM {
+                    batch.stem(&mut t.stemming, self.stems);
+                }
                 parallel::send_or_help(counter, batch, help).expect("the counting thread runs until the channel closes")
             }
             None => {
-                batch.run(&mut self.trainer.counting, None);
-                batch.ops.clear();
-                batch.tokens.clear();
-                batch.rows.clear();
-                self.trainer.batch = batch;
+                t.batch.run(&mut t.stemming, self.stems, &mut t.counting, None);
+                t.batch.clear();
             }
         }
     }
@@ -517,11 +581,8 @@ impl Trainer {
     pub fn new(params: ValidTrainParams) -> Self {
         Self {
             params,
-            stemming: Stemming {
-                tokenizer: Tokenizer::new(params.features().stop_words),
-                words: WordCache::unbounded(),
-                stems: StrMap::default(),
-            },
+            stemming: Stemming::new(params),
+            stems: StrMap::default(),
             counting: Counting::new(params),
             labels: Vec::new(),
             label_ids: FxHashMap::default(),
@@ -541,7 +602,7 @@ impl Trainer {
             trainer.class_count[l] = n;
         }
         trainer.sentences = model.class_count.iter().sum();
-        let (stems, counting) = (&mut trainer.stemming.stems, &mut trainer.counting);
+        let (stems, counting) = (&mut trainer.stems, &mut trainer.counting);
         counting.widen(model.labels.len());
         let min_df = model.params.min_df();
         for (feature, term) in model.vocabulary.terms().iter().enumerate() {
@@ -567,33 +628,38 @@ impl Trainer {
         self.feed(NonZeroUsize::MIN, |feeder| feeder.relabel(text, old, new))
     }
 
-    /// Lets `feed` hand over sentences; with two threads or more, stemming runs on this thread while a
-    /// second counts the n-grams of the sentences stemmed before (same counts as one thread).
+    /// Lets `feed` hand over sentences; with two threads or more, this thread reads while a second counts
+    /// the n-grams of the sentences read before, and both stem (same counts as one thread).
     pub fn feed<R>(&mut self, threads: NonZeroUsize, feed: impl FnOnce(&mut Feeder<'_>) -> Result<R>) -> Result<R> {
-        if threads.get() == 1 {
-            let mut feeder = Feeder { trainer: self, counter: None };
+        let stems = Mutex::new(std::mem::take(&mut self.stems));
+        let result = if threads.get() == 1 {
+            let mut feeder = Feeder { trainer: self, stems: &stems, counter: None };
             let result = feed(&mut feeder);
             feeder.flush();
-            return result;
-        }
-        let mut counting = std::mem::replace(&mut self.counting, Counting::new(self.params));
-        let result = std::thread::scope(|scope| {
-            let (sender, batches) = crossbeam_channel::bounded::<Batch>(4);
-            let (offer, help) = parallel::offers();
-            let counting = &mut counting;
-            let counter = scope.spawn(move || {
-                for batch in batches {
-                    batch.run(counting, Some(&offer));
-                }
-            });
-            let mut feeder = Feeder { trainer: self, counter: Some((&sender, &help)) };
-            let result = feed(&mut feeder);
-            feeder.flush();
-            drop(sender);
-            counter.join().expect("the counting thread does not panic");
             result
-        });
-        self.counting = counting;
+        } else {
+            let mut counting = std::mem::replace(&mut self.counting, Counting::new(self.params));
+            let mut stemming = Stemming::new(self.params);
+            let result = std::thread::scope(|scope| {
+                let (sender, batches) = crossbeam_channel::bounded::<Batch>(4);
+                let (offer, help) = parallel::offers();
+                let (counting, stemming, stems) = (&mut counting, &mut stemming, &stems);
+                let counter = scope.spawn(move || {
+                    for mut batch in batches {
+                        batch.run(stemming, stems, counting, Some(&offer));
+                    }
+                });
+                let mut feeder = Feeder { trainer: self, stems, counter: Some((&sender, &help)) };
+                let result = feed(&mut feeder);
+                feeder.flush();
+                drop(sender);
+                counter.join().expect("the counting thread does not panic");
+                result
+            });
+            self.counting = counting;
+            result
+        };
+        self.stems = stems.into_inner().expect("no thread panics holding the stems");
         result
     }
 
@@ -615,7 +681,7 @@ impl Trainer {
             _ => {}
         }
         let min_df = self.params.min_df();
-        let (names, kept, up) = self.counting.kept(min_df, &self.stemming.names(), threads);
+        let (names, kept, up) = self.counting.kept(min_df, &Stemming::names(&self.stems), threads);
         if names.is_empty() {
             return Err(Error::Invalid(format!(
                 "the training sentences give no n-gram that occurs in at least {min_df} sentences (lower --min-df)"
@@ -625,8 +691,8 @@ impl Trainer {
         let label_ids: Vec<usize> = labels.iter().map(|&(_, l)| l).collect();
         let labels = labels.into_iter().map(|(name, _)| name).collect();
         let training_data = self.counting.digest.finalize().to_hex().to_string();
-        let Self { params, counting, stemming, .. } = self;
-        drop(stemming);
+        let Self { params, counting, stemming, stems, .. } = self;
+        drop((stemming, stems));
         // The sums of the kept n-grams are gathered beside the vocabulary's index, and then the counts of
         // every n-gram seen, pruned ones included, are freed; on one thread they are freed first, so that
         // the two never take memory at once.
@@ -657,14 +723,6 @@ impl Trainer {
         self.label_ids.insert(label.to_owned(), l);
         self.class_count.push(0);
         l
-    }
-
-    /// Adds a row's bytes to those the training data's digest hashes.
-    fn hash_row(&mut self, marker: &[u8], text: &str, label: &str) {
-        let rows = &mut self.batch.rows;
-        for bytes in [marker, text.as_bytes(), b"\0", label.as_bytes(), b"\n"] {
-            rows.extend_from_slice(bytes);
-        }
     }
 }
 
@@ -912,6 +970,33 @@ mod tests {
             assert_eq!(one.to_bytes(), more.to_bytes(), "{threads} threads");
         }
         assert_eq!(one.class_count()[3], 20);
+    }
+
+    #[test]
+    fn the_model_does_not_depend_on_the_order_in_which_stems_got_their_ids() {
+        // On two threads, which thread meets a stem first changes its id from run to run.
+        let sentences: Vec<(String, &str)> = (0..3_000)
+            .map(|i| (format!("Kyiv denied claim {} of attack {} warned", i % 97, i % 13), ["a", "b", "c"][i % 3]))
+            .collect();
+        let train = |stems: StrMap| {
+            let mut trainer = Trainer::new(params());
+            trainer.stems = stems;
+            for (text, label) in &sentences {
+                trainer.add(text, label).unwrap();
+            }
+            let names = Stemming::names(&trainer.stems);
+            (trainer.finish(NonZeroUsize::MIN).unwrap().to_bytes(), names)
+        };
+        let (model, names) = train(StrMap::default());
+        assert!(names.len() > 5, "{names:?}");
+        // The same stems, numbered the other way round.
+        let mut backwards = StrMap::default();
+        for (id, stem) in names.iter().rev().enumerate() {
+            backwards.insert(stem, id as u32);
+        }
+        let (again, renumbered) = train(backwards);
+        assert_eq!(renumbered.iter().rev().collect::<Vec<_>>(), names.iter().collect::<Vec<_>>());
+        assert!(again == model, "another model from other stem ids");
     }
 
     #[test]
