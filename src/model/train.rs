@@ -133,9 +133,6 @@ struct Counting {
     nodes: Vec<u32>,
     /// The current sentence's n-grams: (node, occurrences).
     counted: Vec<(u32, u32)>,
-    /// The BLAKE3 hash of the rows counted, in order (the training data's digest): hashed here, on the
-    /// counting thread, which would otherwise wait for the stemming one (see [`Batch::rows`]).
-    digest: blake3::Hasher,
 }
 
 impl Counting {
@@ -151,7 +148,6 @@ impl Counting {
             width: 0,
             nodes: Vec::new(),
             counted: Vec::new(),
-            digest: blake3::Hasher::new(),
         }
     }
 
@@ -415,7 +411,7 @@ enum Op {
 struct Batch {
     /// Each sentence's op and where its text is in `rows`.
     ops: Vec<(Op, Span)>,
-    /// The bytes of its rows that the training data's digest hashes ([`Counting::digest`]): a batch's
+    /// The bytes of its rows that the training data's digest hashes ([`Trainer::digest`]): a batch's
     /// rows, hundreds of kilobytes, in one update, which BLAKE3 hashes eight 1 KiB chunks at a time, where
     /// a row of a few dozen bytes goes one 64-byte block at a time.
     rows: String,
@@ -466,7 +462,6 @@ impl Batch {
     ) {
         self.stem(stemming, stems);
         counting.make_room(self.tokens.len(), helpers);
-        counting.digest.update(self.rows.as_bytes());
         let mut start = 0;
         for (&(op, _), &end) in self.ops.iter().zip(&self.ends) {
             let tokens = &self.tokens[start..end as usize];
@@ -503,6 +498,9 @@ pub struct Trainer {
     sentences: u64,
     /// Sentences not yet counted.
     batch: Batch,
+    /// The BLAKE3 hash of the rows fed, in order (the training data's digest): hashed on the feeding
+    /// thread, a batch at a time, since the counting thread is the one the other waits for.
+    digest: blake3::Hasher,
 }
 
 /// Hands sentences to a [`Trainer`] inside [`Trainer::feed`].
@@ -560,6 +558,7 @@ impl Feeder<'_> {
     /// the counting thread has work waiting (see [`STEM_HERE_FROM`]).
     fn flush(&mut self) {
         let t = &mut *self.trainer;
+        t.digest.update(t.batch.rows.as_bytes());
         match self.counter {
             Some((counter, help)) => {
                 let mut batch = std::mem::take(&mut t.batch);
@@ -589,6 +588,7 @@ impl Trainer {
             class_count: Vec::new(),
             sentences: 0,
             batch: Batch::default(),
+            digest: blake3::Hasher::new(),
         }
     }
 
@@ -596,7 +596,7 @@ impl Trainer {
     /// n-grams stay in the vocabulary whatever `min_df` says: their document frequency is not stored.
     pub fn from_model(model: &Model) -> Self {
         let mut trainer = Self::new(model.params);
-        trainer.counting.digest.update(model.training_data.as_bytes());
+        trainer.digest.update(model.training_data.as_bytes());
         for (label, &n) in model.labels.iter().zip(&model.class_count) {
             let l = trainer.label(label);
             trainer.class_count[l] = n;
@@ -690,7 +690,7 @@ impl Trainer {
         let class_count = labels.iter().map(|&(_, l)| self.class_count[l]).collect();
         let label_ids: Vec<usize> = labels.iter().map(|&(_, l)| l).collect();
         let labels = labels.into_iter().map(|(name, _)| name).collect();
-        let training_data = self.counting.digest.finalize().to_hex().to_string();
+        let training_data = self.digest.finalize().to_hex().to_string();
         let Self { params, counting, stemming, stems, .. } = self;
         drop((stemming, stems));
         // The sums of the kept n-grams are gathered beside the vocabulary's index, and then the counts of
