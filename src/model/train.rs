@@ -335,21 +335,26 @@ impl Counting {
             parts.reverse();
             parts.join(" ")
         };
-        let runs = parallel::in_parts(threads, |part, parts| {
-            // Ids come in order of first sight, and early ones are kept more often: the parts take turns.
-            let ids = |len: usize| {
-                let stripes = (0..len).step_by(STRIPE).skip(part).step_by(parts);
-                stripes.flat_map(move |start| start..(start + STRIPE).min(len))
-            };
-            let stem_stats = &self.stem_stats;
-            let kept_stems = (ids(stem_stats.len()).filter(|&i| stem_stats[i].df >= min_df))
-                .map(|i| Term::new(stems[i].clone(), Kept { stats: stem_stats[i], node: i as u32 }));
-            let gram_stats = &self.gram_stats;
-            let kept_grams = (ids(gram_stats.len()).filter(|&i| gram_stats[i].df >= min_df)).map(|i| {
-                let node = GRAM | i as u32;
-                Term::new(name(node), Kept { stats: gram_stats[i], node })
-            });
-            let mut run: Vec<_> = kept_stems.chain(kept_grams).collect();
+        // Stripes of ids, the stems' and then the n-grams', taken by whichever part is free: ids come in
+        // order of first sight, and early ones are kept more often, so equal shares would not be equal work.
+        let (stem_stats, gram_stats) = (&self.stem_stats, &self.gram_stats);
+        let stem_stripes = stem_stats.len().div_ceil(STRIPE);
+        let stripes = parallel::Tickets::new(stem_stripes + gram_stats.len().div_ceil(STRIPE));
+        let runs = parallel::in_parts(threads, |_, _| {
+            let mut run = Vec::new();
+            while let Some(stripe) = stripes.take() {
+                let (all, start, tag) = match stripe.checked_sub(stem_stripes) {
+                    None => (stem_stats, stripe * STRIPE, 0),
+                    Some(stripe) => (gram_stats, stripe * STRIPE, GRAM),
+                };
+                for i in start..(start + STRIPE).min(all.len()) {
+                    let (stats, node) = (all[i], tag | i as u32);
+                    if stats.df >= min_df {
+                        let name = if tag == GRAM { name(node) } else { stems[i].clone() };
+                        run.push(Term::new(name, Kept { stats, node }));
+                    }
+                }
+            }
             run.sort_unstable_by(Term::by_name);
             run
         });
