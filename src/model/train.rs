@@ -11,7 +11,7 @@
 //! Training has two stages with separate state: `Stemming` turns text into stem ids, `Counting`
 //! counts n-grams of those ids. [`Trainer::feed`] runs them on two threads, in a pipeline, with the same
 //! result as one: the feeding thread reads, the counting thread counts, and each batch of sentences is
-//! stemmed by whichever of the two has time for it (see [`Feeder::flush`]).
+//! stemmed by whichever of the two has time for it (see `Feeder::flush`).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
