@@ -133,6 +133,26 @@ pub fn in_parts<R: Send>(threads: NonZeroUsize, work: impl Fn(usize, usize) -> R
     each_on_a_thread((0..parts).collect(), |part| work(part, parts))
 }
 
+/// Runs `work(job)` for every job `0..jobs` on up to `threads` threads (the calling one included), each
+/// thread taking the next job as it comes free, so jobs of uneven size keep every thread busy; returns the
+/// results in job order.
+pub fn map_jobs<R: Send>(threads: NonZeroUsize, jobs: usize, work: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    let threads = threads.min(NonZeroUsize::new(jobs).unwrap_or(NonZeroUsize::MIN));
+    let tickets = Tickets::new(jobs);
+    let mut done: Vec<(usize, R)> = in_parts(threads, |_, _| {
+        let mut mine = Vec::new();
+        while let Some(job) = tickets.take() {
+            mine.push((job, work(job)));
+        }
+        mine
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    done.sort_unstable_by_key(|&(job, _)| job);
+    done.into_iter().map(|(_, result)| result).collect()
+}
+
 /// Runs `work` on every piece of a job, the first on the calling thread and the others on threads of their
 /// own, and returns the results in piece order (pieces may hold `&mut` parts of one whole).
 pub fn each_on_a_thread<P: Send, R: Send>(pieces: Vec<P>, work: impl Fn(P) -> R + Sync) -> Vec<R> {
@@ -333,6 +353,24 @@ mod tests {
                 (0..100).collect::<Vec<_>>()
             );
         }
+    }
+
+    #[test]
+    fn jobs_run_once_each_and_come_back_in_order_on_any_number_of_threads() {
+        for threads in 1..=4 {
+            let runs = std::sync::Mutex::new(Vec::new());
+            let results = map_jobs(NonZeroUsize::new(threads).unwrap(), 50, |job| {
+                // Uneven work, so jobs finish out of order.
+                std::thread::sleep(std::time::Duration::from_micros(job as u64 % 5 * 100));
+                runs.lock().unwrap().push(job);
+                job * 3
+            });
+            assert_eq!(results, (0..50).map(|job| job * 3).collect::<Vec<_>>());
+            let mut runs = runs.into_inner().unwrap();
+            runs.sort_unstable();
+            assert_eq!(runs, (0..50).collect::<Vec<_>>(), "every job runs once");
+        }
+        assert!(map_jobs(NonZeroUsize::new(2).unwrap(), 0, |job| job).is_empty());
     }
 
     #[test]

@@ -108,6 +108,30 @@ fn intervals_widen_when_a_group_has_fewer_articles() {
 }
 
 #[test]
+fn the_report_is_the_same_on_one_thread_and_on_three() {
+    // Three outlets of a seed article's paragraphs: three bootstraps and three permutation tests, each of
+    // several blocks of random draws for the threads to share.
+    let text = std::fs::read_to_string(root().join("seeds/004_34eb516a271d2c87.txt")).unwrap();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["id", "outlet", "text"]).unwrap();
+    for (i, p) in text.split("\n\n").filter(|p| p.len() > 100).enumerate() {
+        w.write_record([&format!("p{i}"), ["a", "b", "c"][i % 3], p]).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = common::write(dir.path(), "paragraphs.csv", w.into_inner().unwrap());
+    let report = |threads: &str| {
+        let out = dir.path().join(format!("r{threads}"));
+        run(&["report", &input, "--threads", threads, "--resamples", "700", "--out", out.to_str().unwrap()]).ok();
+        ["report.json", "groups.csv", "comparisons.csv", "articles.csv", "sentences.csv"]
+            .map(|file| std::fs::read_to_string(out.join(file)).unwrap())
+    };
+    let one = report("1");
+    assert_eq!(report("3"), one);
+    let (_, comparisons) = common::parse_csv(&one[2]);
+    assert_eq!(comparisons.len(), 3, "{comparisons:?}");
+}
+
+#[test]
 fn reports_are_reproducible_and_replace_the_old_directory_whole() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report");

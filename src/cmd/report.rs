@@ -199,7 +199,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     if let Some(w) = articles {
         w.finish()?;
     }
-    let report = builder.finish(summary);
+    // The statistics keep every article's counts at hand: the model's memory is theirs now.
+    drop(model);
+    let report = builder.finish(summary, args.threads.get());
     if report.article_count == 0 {
         anyhow::bail!("no articles in the input");
     }

@@ -15,12 +15,13 @@ pub mod render;
 pub mod stats;
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 
 use serde::Serialize;
 
 use crate::classify::Classified;
 use crate::input::Document;
-use stats::{GroupCounts, GroupDifference, Interval};
+use stats::{Bootstrap, GroupCounts, GroupDifference, Interval, PermutationTest, PreparedGroup};
 
 /// Report options.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -294,35 +295,41 @@ impl ReportBuilder {
         Some(article)
     }
 
-    /// Computes the group statistics and returns the report. An article still being read is ended here
-    /// (call [`ReportBuilder::end`] first to see it).
-    pub fn finish(mut self, model: ModelSummary) -> Report {
+    /// Computes the group statistics on up to `threads` threads (the same on any number) and returns the
+    /// report. An article still being read is ended here (call [`ReportBuilder::end`] first to see it).
+    pub fn finish(mut self, model: ModelSummary, threads: NonZeroUsize) -> Report {
         self.end();
         let n = self.labels.len();
         let o = &self.options;
-        let by_group = &self.groups;
-        let groups: Vec<GroupSummary> = by_group
+        let prepared: Vec<PreparedGroup> =
+            self.groups.values().map(|articles| PreparedGroup::new(articles, n)).collect();
+        let bootstraps: Vec<Bootstrap> =
+            prepared.iter().map(|group| Bootstrap::new(group, o.resamples, o.seed)).collect();
+        let groups: Vec<GroupSummary> = self
+            .groups
             .iter()
-            .map(|(name, articles)| {
-                let shares = stats::bootstrap_shares(articles, n, o.resamples, o.seed);
-                GroupSummary {
-                    group: name.clone(),
-                    articles: articles.len(),
-                    sentences: articles.sentences(),
-                    pooled: shares.pooled,
-                    mean_of_articles: shares.mean_of_articles,
-                    too_few_articles: articles.len() < o.min_articles,
-                }
+            .zip(stats::run_all(&bootstraps, threads))
+            .map(|((name, articles), shares)| GroupSummary {
+                group: name.clone(),
+                articles: articles.len(),
+                sentences: articles.sentences(),
+                pooled: shares.pooled,
+                mean_of_articles: shares.mean_of_articles,
+                too_few_articles: articles.len() < o.min_articles,
             })
             .collect();
-        let names: Vec<&String> = by_group.keys().collect();
-        let mut comparisons = Vec::new();
-        for (i, &a) in names.iter().enumerate() {
-            for &b in &names[i + 1..] {
-                let difference = stats::compare_groups(&by_group[a], &by_group[b], n, o.permutations, o.seed);
-                comparisons.push(GroupComparison { a: a.clone(), b: b.clone(), difference });
-            }
-        }
+        let pairs: Vec<(usize, usize)> =
+            (0..prepared.len()).flat_map(|a| (a + 1..prepared.len()).map(move |b| (a, b))).collect();
+        let tests: Vec<PermutationTest> = pairs
+            .iter()
+            .map(|&(a, b)| PermutationTest::new(&prepared[a], &prepared[b], o.permutations, o.seed))
+            .collect();
+        let names: Vec<&String> = self.groups.keys().collect();
+        let comparisons = pairs
+            .iter()
+            .zip(stats::run_all(&tests, threads))
+            .map(|(&(a, b), difference)| GroupComparison { a: names[a].clone(), b: names[b].clone(), difference })
+            .collect();
         Report {
             labels: self.labels,
             model,
@@ -373,7 +380,7 @@ mod tests {
             options: String::new(),
             training_data: String::new(),
         };
-        let report = builder.finish(model);
+        let report = builder.finish(model, NonZeroUsize::MIN);
         assert_eq!((report.articles.len(), report.article_count, report.sentences), (2, 5, 11));
         assert_eq!(report.groups.iter().map(|g| g.articles).collect::<Vec<_>>(), [3, 2]);
     }

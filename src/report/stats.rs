@@ -11,7 +11,9 @@
 //!   **articles**: a percentile bootstrap for intervals, a permutation test for group differences. The
 //!   classic chi-square test on the pooled sentence table is also given, for readers used to it, but it
 //!   treats sentences as independent and so overstates significance.
-//! * Everything is pure and deterministic for a given seed (ChaCha8), so reports are reproducible.
+//! * Everything is pure and deterministic for a given seed (ChaCha8), so reports are reproducible. The
+//!   random work is cut into blocks with random streams of their own, which any number of threads can
+//!   run ([`run_all`]) with the same result.
 //!
 //! Label counts are read for labels `0..n_labels` only: a count vector shorter than `n_labels` is read
 //! as zero for the missing labels, and entries at or past `n_labels` are ignored (they count towards
@@ -21,10 +23,14 @@
 //! permutation test. None of the functions here panic or return NaN for empty input; what each returns
 //! then is documented on it. Only [`chi_square_sf`] passes a NaN argument through as NaN.
 
-use rand::seq::SliceRandom;
+use std::num::NonZeroUsize;
+use std::ops::Range;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+
+use crate::parallel;
 
 /// The sentence-label counts of a group's articles, one row per article (index = label, in the model's
 /// sorted label order), stored flat at 4 bytes a count: a report keeps these for every article, so they
@@ -142,20 +148,89 @@ impl GroupDifference {
     };
 }
 
+/// Resamples of a bootstrap, or permutations of a permutation test, that one thread runs at a time: the
+/// unit that [`run_all`] hands out. Each block draws from a random stream of its own (ChaCha8 seeded with
+/// the seed, the block's number as its stream), so a result does not depend on how many threads ran it.
+pub const BLOCK: usize = 250;
+
+/// The random numbers of block `block` of a statistic seeded with `seed`.
+fn block_rng(seed: u64, block: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(block as u64);
+    rng
+}
+
+/// The resamples or permutations, of `total`, that block `block` runs.
+fn block_range(total: usize, block: usize) -> Range<usize> {
+    block * BLOCK..((block + 1) * BLOCK).min(total)
+}
+
+/// A statistic whose random work is cut into independent [`BLOCK`]s.
+pub trait Blocked: Sync {
+    /// What one block finds.
+    type Output: Send;
+    /// The statistic, from what every block found.
+    type Result;
+
+    /// How many blocks there are (none when there is nothing random to do).
+    fn blocks(&self) -> usize;
+
+    /// Runs block `block`.
+    fn run(&self, block: usize) -> Self::Output;
+
+    /// The statistic, from the output of every block in block order.
+    fn result(&self, outputs: Vec<Self::Output>) -> Self::Result;
+}
+
+/// Runs every block of every statistic in `all` on up to `threads` threads, taking blocks as threads come
+/// free (a report has a bootstrap per group and a permutation test per pair of groups, of any sizes), and
+/// returns the statistics in order: the same on any number of threads.
+pub fn run_all<B: Blocked>(all: &[B], threads: NonZeroUsize) -> Vec<B::Result> {
+    let jobs: Vec<(usize, usize)> =
+        all.iter().enumerate().flat_map(|(stat, b)| (0..b.blocks()).map(move |block| (stat, block))).collect();
+    let mut outputs = parallel::map_jobs(threads, jobs.len(), |job| all[jobs[job].0].run(jobs[job].1)).into_iter();
+    all.iter().map(|stat| stat.result(outputs.by_ref().take(stat.blocks()).collect())).collect()
+}
+
+/// Values summed at once by [`sum_rows`]: the rows of a [`PreparedGroup`] are padded with zeros to a
+/// multiple of this, so a sum over many rows keeps its running totals in registers.
+const LANES: usize = 4;
+
+/// Sums the rows `rows` (repeats allowed) of `matrix`, row-major with `width` columns (a multiple of
+/// [`LANES`]), into `out` (`width` long), adding the rows in the order given.
+fn sum_rows(matrix: &[f64], width: usize, rows: &[u32], out: &mut [f64]) {
+    for (lane, out) in out.chunks_exact_mut(LANES).enumerate() {
+        let mut sums = [0.0; LANES];
+        for &row in rows {
+            let values = &matrix[row as usize * width + lane * LANES..][..LANES];
+            for (sum, value) in sums.iter_mut().zip(values) {
+                *sum += value;
+            }
+        }
+        out.copy_from_slice(&sums);
+    }
+}
+
 /// The articles of a group that have sentences, as flat row-major `f64` matrices (one row per article,
-/// `n_labels` columns), with each article's total and shares precomputed.
-struct Prepared {
+/// `n_labels` columns padded with zeros to `width`), with each article's total and shares precomputed:
+/// made once per group and used by its bootstrap and by every permutation test it is in.
+#[derive(Debug)]
+pub struct PreparedGroup {
     n_labels: usize,
+    width: usize,
     counts: Vec<f64>,
     totals: Vec<f64>,
     shares: Vec<f64>,
 }
 
-impl Prepared {
-    fn new(articles: &GroupCounts, n_labels: usize) -> Self {
-        let mut prepared = Self { n_labels, counts: Vec::new(), totals: Vec::new(), shares: Vec::new() };
+impl PreparedGroup {
+    /// The articles of `articles` that have sentences, read for labels `0..n_labels`.
+    pub fn new(articles: &GroupCounts, n_labels: usize) -> Self {
+        let width = n_labels.next_multiple_of(LANES);
+        let mut prepared = Self { n_labels, width, counts: Vec::new(), totals: Vec::new(), shares: Vec::new() };
         for article in articles.rows() {
-            let row: Vec<u64> = (0..n_labels).map(|l| article.get(l).map_or(0, |&c| u64::from(c))).collect();
+            let row: Vec<u64> =
+                (0..width).map(|l| article.get(l).filter(|_| l < n_labels).map_or(0, |&c| u64::from(c))).collect();
             let total: u64 = row.iter().sum();
             if total == 0 {
                 continue;
@@ -176,49 +251,47 @@ impl Prepared {
         self.totals.len()
     }
 
-    fn counts_of(&self, article: usize) -> &[f64] {
-        &self.counts[article * self.n_labels..(article + 1) * self.n_labels]
+    /// Every article, in order.
+    fn all(&self) -> Vec<u32> {
+        (0..self.len() as u32).collect()
     }
 
-    fn shares_of(&self, article: usize) -> &[f64] {
-        &self.shares[article * self.n_labels..(article + 1) * self.n_labels]
-    }
-
-    /// Pooled shares and mean article shares of the articles at `indices` (repeats allowed), written into
-    /// `pooled` and `mean` (each `n_labels` long). Both are all zero when `indices` is empty.
-    fn shares_over(&self, indices: impl Iterator<Item = usize>, pooled: &mut [f64], mean: &mut [f64]) {
-        pooled.fill(0.0);
-        mean.fill(0.0);
-        let mut total = 0.0;
-        let mut n = 0usize;
-        for i in indices {
-            total += self.totals[i];
-            n += 1;
-            for (acc, &c) in pooled.iter_mut().zip(self.counts_of(i)) {
-                *acc += c;
-            }
-            for (acc, &s) in mean.iter_mut().zip(self.shares_of(i)) {
-                *acc += s;
-            }
-        }
-        if n == 0 {
+    /// Pooled shares and mean article shares of the articles `rows` (repeats allowed), written into
+    /// `pooled` and `mean` (each `width` long). Both are all zero when `rows` is empty.
+    fn shares_over(&self, rows: &[u32], pooled: &mut [f64], mean: &mut [f64]) {
+        if rows.is_empty() {
+            pooled.fill(0.0);
+            mean.fill(0.0);
             return;
         }
+        sum_rows(&self.counts, self.width, rows, pooled);
+        sum_rows(&self.shares, self.width, rows, mean);
+        let total: f64 = rows.iter().map(|&row| self.totals[row as usize]).sum();
         for p in pooled.iter_mut() {
             *p /= total;
         }
-        let n = n as f64;
+        let n = rows.len() as f64;
         for m in mean.iter_mut() {
             *m /= n;
         }
     }
 
-    /// (pooled shares, mean article shares) over all the articles.
+    /// (pooled shares, mean article shares) over all the articles, `n_labels` each.
     fn estimates(&self) -> (Vec<f64>, Vec<f64>) {
-        let mut pooled = vec![0.0; self.n_labels];
-        let mut mean = vec![0.0; self.n_labels];
-        self.shares_over(0..self.len(), &mut pooled, &mut mean);
+        let mut pooled = vec![0.0; self.width];
+        let mut mean = vec![0.0; self.width];
+        self.shares_over(&self.all(), &mut pooled, &mut mean);
+        pooled.truncate(self.n_labels);
+        mean.truncate(self.n_labels);
         (pooled, mean)
+    }
+
+    /// The group's sentences per label, `n_labels` of them.
+    fn column_sums(&self) -> Vec<f64> {
+        let mut sums = vec![0.0; self.width];
+        sum_rows(&self.counts, self.width, &self.all(), &mut sums);
+        sums.truncate(self.n_labels);
+        sums
     }
 }
 
@@ -227,7 +300,7 @@ impl Prepared {
 /// Long articles weigh more than short ones. Returns `n_labels` zeros when the group has no sentences;
 /// otherwise the shares sum to 1.
 pub fn pooled_shares(articles: &GroupCounts, n_labels: usize) -> Vec<f64> {
-    Prepared::new(articles, n_labels).estimates().0
+    PreparedGroup::new(articles, n_labels).estimates().0
 }
 
 /// Per label: mean over articles of each article's share (articles with no sentences skipped).
@@ -235,12 +308,13 @@ pub fn pooled_shares(articles: &GroupCounts, n_labels: usize) -> Vec<f64> {
 /// Every article has the same weight whatever its length. Returns `n_labels` zeros when no article has
 /// sentences; otherwise the shares sum to 1.
 pub fn mean_article_shares(articles: &GroupCounts, n_labels: usize) -> Vec<f64> {
-    Prepared::new(articles, n_labels).estimates().1
+    PreparedGroup::new(articles, n_labels).estimates().1
 }
 
-/// Percentile bootstrap over articles (resample articles with replacement, `resamples` times, ChaCha8Rng
-/// seeded with `seed`), 95% interval (2.5th and 97.5th percentiles, linear interpolation) for both
-/// pooled shares and mean article shares, per label. Deterministic for a given seed.
+/// Percentile bootstrap over articles (resample articles with replacement, `resamples` times, seeded with
+/// `seed`: see [`BLOCK`]), 95% interval (2.5th and 97.5th percentiles, linear interpolation) for both
+/// pooled shares and mean article shares, per label. Deterministic for a given seed. [`Bootstrap`] is the
+/// same, run on threads.
 ///
 /// The estimates are [`pooled_shares`] and [`mean_article_shares`] of `articles`. Only the articles with
 /// sentences are resampled (each resample draws as many of them as there are), since empty ones change
@@ -252,45 +326,75 @@ pub fn mean_article_shares(articles: &GroupCounts, n_labels: usize) -> Vec<f64> 
 /// interval also collapses when `resamples` is 0, and when no article has sentences, where every
 /// estimate and bound is 0.
 pub fn bootstrap_shares(articles: &GroupCounts, n_labels: usize, resamples: usize, seed: u64) -> GroupShares {
-    let prepared = Prepared::new(articles, n_labels);
-    let (pooled, mean) = prepared.estimates();
-    let n = prepared.len();
-    if n == 0 || resamples == 0 {
-        return GroupShares {
-            pooled: pooled.into_iter().map(Interval::point).collect(),
-            mean_of_articles: mean.into_iter().map(Interval::point).collect(),
+    let group = PreparedGroup::new(articles, n_labels);
+    let bootstrap = Bootstrap::new(&group, resamples, seed);
+    bootstrap.result((0..bootstrap.blocks()).map(|block| bootstrap.run(block)).collect())
+}
+
+/// The bootstrap of [`bootstrap_shares`] over a prepared group, block by block.
+#[derive(Debug)]
+pub struct Bootstrap<'g> {
+    group: &'g PreparedGroup,
+    resamples: usize,
+    seed: u64,
+}
+
+impl<'g> Bootstrap<'g> {
+    /// `resamples` resamples of `group`'s articles, seeded with `seed`.
+    pub fn new(group: &'g PreparedGroup, resamples: usize, seed: u64) -> Self {
+        Self { group, resamples, seed }
+    }
+}
+
+impl Blocked for Bootstrap<'_> {
+    /// Every resample's pooled shares, then its mean article shares.
+    type Output = Vec<f64>;
+    type Result = GroupShares;
+
+    fn blocks(&self) -> usize {
+        if self.group.len() == 0 { 0 } else { self.resamples.div_ceil(BLOCK) }
+    }
+
+    fn run(&self, block: usize) -> Vec<f64> {
+        let (n, n_labels, width) = (self.group.len(), self.group.n_labels, self.group.width);
+        let range = block_range(self.resamples, block);
+        let mut rng = block_rng(self.seed, block);
+        let mut out = Vec::with_capacity(range.len() * 2 * n_labels);
+        let mut draws = vec![0u32; n];
+        let (mut pooled, mut mean) = (vec![0.0; width], vec![0.0; width]);
+        for _ in range {
+            for d in draws.iter_mut() {
+                *d = rng.random_range(0..n as u32);
+            }
+            self.group.shares_over(&draws, &mut pooled, &mut mean);
+            out.extend_from_slice(&pooled[..n_labels]);
+            out.extend_from_slice(&mean[..n_labels]);
+        }
+        out
+    }
+
+    fn result(&self, outputs: Vec<Vec<f64>>) -> GroupShares {
+        let (pooled, mean) = self.group.estimates();
+        let n_labels = self.group.n_labels;
+        let resamples: Vec<&[f64]> = outputs.iter().flat_map(|block| block.chunks(2 * n_labels)).collect();
+        if resamples.is_empty() {
+            return GroupShares {
+                pooled: pooled.into_iter().map(Interval::point).collect(),
+                mean_of_articles: mean.into_iter().map(Interval::point).collect(),
+            };
+        }
+        let mut values = vec![0.0; resamples.len()];
+        let mut interval = |estimate: f64, column: usize| {
+            for (value, resample) in values.iter_mut().zip(&resamples) {
+                *value = resample[column];
+            }
+            values.sort_by(f64::total_cmp);
+            Interval { estimate, low: percentile(&values, 0.025), high: percentile(&values, 0.975) }
         };
+        let pooled = pooled.into_iter().enumerate().map(|(l, estimate)| interval(estimate, l)).collect();
+        let mean = mean.into_iter().enumerate().map(|(l, estimate)| interval(estimate, n_labels + l)).collect();
+        GroupShares { pooled, mean_of_articles: mean }
     }
-
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    // Label-major: the `resamples` bootstrap values of label `l` are at `l * resamples..(l + 1) * resamples`.
-    let mut boot_pooled = vec![0.0; n_labels * resamples];
-    let mut boot_mean = vec![0.0; n_labels * resamples];
-    let mut draws = vec![0usize; n];
-    let mut pooled_r = vec![0.0; n_labels];
-    let mut mean_r = vec![0.0; n_labels];
-    for r in 0..resamples {
-        for d in draws.iter_mut() {
-            *d = rng.random_range(0..n);
-        }
-        prepared.shares_over(draws.iter().copied(), &mut pooled_r, &mut mean_r);
-        for l in 0..n_labels {
-            boot_pooled[l * resamples + r] = pooled_r[l];
-            boot_mean[l * resamples + r] = mean_r[l];
-        }
-    }
-
-    let intervals = |estimates: Vec<f64>, boot: &mut [f64]| -> Vec<Interval> {
-        estimates
-            .into_iter()
-            .zip(boot.chunks_mut(resamples))
-            .map(|(estimate, values)| {
-                values.sort_by(f64::total_cmp);
-                Interval { estimate, low: percentile(values, 0.025), high: percentile(values, 0.975) }
-            })
-            .collect()
-    };
-    GroupShares { pooled: intervals(pooled, &mut boot_pooled), mean_of_articles: intervals(mean, &mut boot_mean) }
 }
 
 /// The `q` quantile (0..=1) of sorted, non-empty `values`, interpolating linearly between the two
@@ -310,10 +414,11 @@ fn total_variation(a: &[f64], b: &[f64]) -> f64 {
 /// Difference test between two groups' narrative mixes: a permutation test over ARTICLES (sentences in one
 /// article are not independent). Statistic: total variation distance between the two groups' mean article
 /// shares (0.5 * sum |a_l - b_l|), which is also the reported effect size (0 = same mix, 1 = disjoint).
-/// p-value = (1 + #permutations with statistic >= observed - 1e-12) / (1 + permutations), seeded.
+/// p-value = (1 + #permutations with statistic >= observed - 1e-12) / (1 + permutations), seeded with
+/// `seed` (see [`BLOCK`]). [`PermutationTest`] is the same, run on threads.
 ///
 /// Each permutation reassigns the articles with sentences of both groups at random to two groups of the
-/// original sizes (ChaCha8Rng seeded with `seed`, so the result is deterministic).
+/// original sizes (drawing the smaller group's articles, the rest forming the other).
 ///
 /// Also returns the chi-square test of the pooled 2 x L sentence-count table (no continuity correction;
 /// rows and columns with a zero total are dropped; degrees of freedom = (number of labels with any
@@ -331,66 +436,95 @@ pub fn compare_groups(
     permutations: usize,
     seed: u64,
 ) -> GroupDifference {
-    let prepared_a = Prepared::new(a, n_labels);
-    let prepared_b = Prepared::new(b, n_labels);
-    let (n_a, n_b) = (prepared_a.len(), prepared_b.len());
-    if n_a == 0 || n_b == 0 {
-        return GroupDifference::NO_EVIDENCE;
+    let (a, b) = (PreparedGroup::new(a, n_labels), PreparedGroup::new(b, n_labels));
+    let test = PermutationTest::new(&a, &b, permutations, seed);
+    test.result((0..test.blocks()).map(|block| test.run(block)).collect())
+}
+
+/// The test of [`compare_groups`] between two prepared groups, block by block.
+#[derive(Debug)]
+pub struct PermutationTest<'g> {
+    /// The group with fewer articles (the one each permutation draws) and the other.
+    smaller: &'g PreparedGroup,
+    larger: &'g PreparedGroup,
+    /// The observed statistic.
+    tvd: f64,
+    permutations: usize,
+    seed: u64,
+}
+
+impl<'g> PermutationTest<'g> {
+    /// `permutations` permutations of the articles of `a` and `b` (prepared with the same labels), seeded
+    /// with `seed`.
+    pub fn new(a: &'g PreparedGroup, b: &'g PreparedGroup, permutations: usize, seed: u64) -> Self {
+        let tvd = total_variation(&a.estimates().1, &b.estimates().1);
+        let (smaller, larger) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+        Self { smaller, larger, tvd, permutations, seed }
     }
 
-    let (_, mean_a) = prepared_a.estimates();
-    let (_, mean_b) = prepared_b.estimates();
-    let tvd = total_variation(&mean_a, &mean_b);
-
-    // Permutation test: every article's share vector, group a's first (n_labels >= 1 here, since both
-    // groups have an article with sentences).
-    let all_shares: Vec<f64> = prepared_a.shares.iter().chain(&prepared_b.shares).copied().collect();
-    let n = n_a + n_b;
-    let mut sum_all = vec![0.0; n_labels];
-    for row in all_shares.chunks(n_labels) {
-        for (acc, &s) in sum_all.iter_mut().zip(row) {
-            *acc += s;
-        }
+    fn is_empty(&self) -> bool {
+        self.smaller.len() == 0
     }
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut perm_a = vec![0.0; n_labels];
-    let mut perm_b = vec![0.0; n_labels];
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut at_least = 0usize;
-    for _ in 0..permutations {
-        // A partial Fisher-Yates shuffle: the first n_a entries become a uniform random subset.
-        let (chosen, _) = order.partial_shuffle(&mut rng, n_a);
-        perm_a.fill(0.0);
-        for &i in chosen.iter() {
-            for (acc, &s) in perm_a.iter_mut().zip(&all_shares[i * n_labels..(i + 1) * n_labels]) {
-                *acc += s;
+}
+
+impl Blocked for PermutationTest<'_> {
+    /// Permutations whose statistic is at least the observed one.
+    type Output = usize;
+    type Result = GroupDifference;
+
+    fn blocks(&self) -> usize {
+        if self.is_empty() { 0 } else { self.permutations.div_ceil(BLOCK) }
+    }
+
+    fn run(&self, block: usize) -> usize {
+        let width = self.smaller.width;
+        let (n_small, n_large) = (self.smaller.len(), self.larger.len());
+        let n = (n_small + n_large) as u32;
+        // Every article's shares, the smaller group's first, and their sum.
+        let shares = [&self.smaller.shares[..], &self.larger.shares].concat();
+        let mut sum_all = vec![0.0; width];
+        sum_rows(&shares, width, &(0..n).collect::<Vec<_>>(), &mut sum_all);
+        let mut order: Vec<u32> = (0..n).collect();
+        let (mut drawn, mut rest) = (vec![0.0; width], vec![0.0; width]);
+        let mut rng = block_rng(self.seed, block);
+        let mut at_least = 0;
+        for _ in block_range(self.permutations, block) {
+            // A partial Fisher-Yates shuffle: the first n_small entries become a uniform random subset.
+            for i in 0..n_small {
+                order.swap(i, rng.random_range(i as u32..n) as usize);
+            }
+            sum_rows(&shares, width, &order[..n_small], &mut drawn);
+            for ((r, d), total) in rest.iter_mut().zip(drawn.iter_mut()).zip(&sum_all) {
+                *r = (total - *d) / n_large as f64;
+                *d /= n_small as f64;
+            }
+            if total_variation(&drawn, &rest) >= self.tvd - 1e-12 {
+                at_least += 1;
             }
         }
-        for ((pb, pa), total) in perm_b.iter_mut().zip(perm_a.iter_mut()).zip(&sum_all) {
-            *pb = (total - *pa) / n_b as f64;
-            *pa /= n_a as f64;
+        at_least
+    }
+
+    fn result(&self, outputs: Vec<usize>) -> GroupDifference {
+        if self.is_empty() {
+            return GroupDifference::NO_EVIDENCE;
         }
-        if total_variation(&perm_a, &perm_b) >= tvd - 1e-12 {
-            at_least += 1;
+        let at_least: usize = outputs.iter().sum();
+        let permutation_p = (1 + at_least) as f64 / (1 + self.permutations) as f64;
+        // Chi-square on the pooled 2 x L sentence-count table.
+        let table = [self.smaller.column_sums(), self.larger.column_sums()];
+        let (chi_square, degrees_of_freedom, cramers_v) = chi_square_table(&table);
+        let chi_square_p = chi_square_sf(chi_square, degrees_of_freedom);
+        GroupDifference {
+            tvd: self.tvd,
+            permutation_p,
+            permutations: self.permutations,
+            chi_square,
+            degrees_of_freedom,
+            chi_square_p,
+            cramers_v,
         }
     }
-    let permutation_p = (1 + at_least) as f64 / (1 + permutations) as f64;
-
-    // Chi-square on the pooled 2 x L sentence-count table.
-    let column_sums = |p: &Prepared| -> Vec<f64> {
-        let mut sums = vec![0.0; n_labels];
-        for i in 0..p.len() {
-            for (acc, &c) in sums.iter_mut().zip(p.counts_of(i)) {
-                *acc += c;
-            }
-        }
-        sums
-    };
-    let table = [column_sums(&prepared_a), column_sums(&prepared_b)];
-    let (chi_square, degrees_of_freedom, cramers_v) = chi_square_table(&table);
-    let chi_square_p = chi_square_sf(chi_square, degrees_of_freedom);
-
-    GroupDifference { tvd, permutation_p, permutations, chi_square, degrees_of_freedom, chi_square_p, cramers_v }
 }
 
 /// Pearson chi-square test of independence on a contingency table of counts (rows of equal length),
@@ -813,6 +947,54 @@ mod tests {
         // No labels at all: nothing differs.
         let d = compare_groups(&a, &a, 0, 10, 1);
         assert_eq!((d.tvd, d.permutation_p, d.degrees_of_freedom, d.chi_square_p), (0.0, 1.0, 0, 1.0));
+    }
+
+    #[test]
+    fn statistics_are_the_same_on_any_number_of_threads_and_as_one_at_a_time() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mixes = [[0.5, 0.3, 0.1, 0.05, 0.05], [0.3, 0.3, 0.2, 0.1, 0.1], [0.6, 0.1, 0.1, 0.1, 0.1]];
+        let outlets: Vec<GroupCounts> = (mixes.iter().zip([40, 7, 23]))
+            .map(|(mix, articles)| (0..articles).map(|i| draw_article(&mut rng, mix, 3 + i % 11)).collect())
+            .collect();
+        let prepared: Vec<PreparedGroup> = outlets.iter().map(|g| PreparedGroup::new(g, 5)).collect();
+        // Not a whole number of blocks, so the last block is short.
+        let (resamples, permutations) = (BLOCK * 2 + 17, BLOCK * 3 + 1);
+        let bootstraps: Vec<Bootstrap> = prepared.iter().map(|g| Bootstrap::new(g, resamples, 9)).collect();
+        let tests: Vec<PermutationTest> = [(0, 1), (0, 2), (1, 2)]
+            .map(|(a, b)| PermutationTest::new(&prepared[a], &prepared[b], permutations, 9))
+            .into();
+        let one = (run_all(&bootstraps, NonZeroUsize::MIN), run_all(&tests, NonZeroUsize::MIN));
+        for threads in [2, 3, 8] {
+            let threads = NonZeroUsize::new(threads).unwrap();
+            assert_eq!((run_all(&bootstraps, threads), run_all(&tests, threads)), one);
+        }
+        for (outlet, shares) in outlets.iter().zip(&one.0) {
+            assert_eq!(&bootstrap_shares(outlet, 5, resamples, 9), shares);
+        }
+        assert_eq!(compare_groups(&outlets[0], &outlets[2], 5, permutations, 9), one.1[1]);
+        assert!(one.1.iter().all(|d| d.permutations == permutations));
+    }
+
+    #[test]
+    fn the_test_of_a_against_b_is_the_test_of_b_against_a() {
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let a: GroupCounts = (0..9).map(|i| draw_article(&mut rng, &[0.5, 0.5], 4 + i)).collect();
+        let b: GroupCounts = (0..25).map(|i| draw_article(&mut rng, &[0.4, 0.6], 4 + i % 9)).collect();
+        let d = compare_groups(&a, &b, 2, 999, 3);
+        assert_eq!(d, compare_groups(&b, &a, 2, 999, 3));
+        assert!(d.permutation_p > 0.0 && d.permutation_p <= 1.0 && d.tvd > 0.0, "{d:?}");
+    }
+
+    #[test]
+    fn rows_are_summed_over_every_label_past_the_padding() {
+        // Six labels are padded to eight columns; the sums cover the six and leave the padding at zero.
+        let g = group([art(&[1, 0, 0, 0, 0, 2]), art(&[0, 3, 0, 0, 4, 0]), art(&[0; 6])]);
+        let prepared = PreparedGroup::new(&g, 6);
+        assert_eq!((prepared.len(), prepared.width), (2, 8));
+        assert_eq!(prepared.column_sums(), [1.0, 3.0, 0.0, 0.0, 4.0, 2.0]);
+        let mut sums = vec![f64::NAN; 8];
+        sum_rows(&prepared.counts, 8, &[1, 1, 0], &mut sums);
+        assert_eq!(sums, [1.0, 6.0, 0.0, 0.0, 8.0, 2.0, 0.0, 0.0]);
     }
 
     #[test]
