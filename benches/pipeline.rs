@@ -155,13 +155,13 @@ fn statistics(c: &mut Criterion) {
     group.sample_size(10);
     let bootstraps: Vec<Bootstrap> = prepared.iter().map(|p| Bootstrap::new(p, resamples, seed)).collect();
     group.throughput(Throughput::Elements((OUTLETS * ARTICLES * resamples) as u64));
-    group.bench_function("bootstrap", |b| b.iter(|| run_all(black_box(&bootstraps), NonZeroUsize::MIN)));
+    group.bench_function("bootstrap", |b| b.iter(|| run_all(black_box(&bootstraps), NonZeroUsize::MIN, &|| {})));
     let tests: Vec<PermutationTest> = (0..OUTLETS)
         .flat_map(|a| (a + 1..OUTLETS).map(move |b| (a, b)))
         .map(|(a, b)| PermutationTest::new(&prepared[a], &prepared[b], permutations, seed))
         .collect();
     group.throughput(Throughput::Elements((tests.len() * ARTICLES * permutations) as u64));
-    group.bench_function("permutation_tests", |b| b.iter(|| run_all(black_box(&tests), NonZeroUsize::MIN)));
+    group.bench_function("permutation_tests", |b| b.iter(|| run_all(black_box(&tests), NonZeroUsize::MIN, &|| {})));
     group.finish();
 }
 

@@ -10,7 +10,7 @@ use narrative::classify::{ClassifyOptions, Format, Numbering, RowFormat, classif
 use narrative::input::{Documents, InputFormat, Unit};
 use narrative::io::AtomicDir;
 use narrative::model::Classifier;
-use narrative::report::{ArticleSummary, ModelSummary, Report, ReportBuilder, ReportOptions};
+use narrative::report::{ArticleSummary, ModelSummary, Report, ReportBuilder, ReportOptions, StatisticsProgress};
 
 /// Score each article's narrative mix and compare groups of articles (outlets) with uncertainty.
 ///
@@ -120,6 +120,19 @@ pub struct ReportArgs {
     threads: super::ThreadsArg,
 }
 
+/// The progress of the report's statistics, as a bar of their blocks of random draws.
+struct StatisticsBar(ProgressBar);
+
+impl StatisticsProgress for StatisticsBar {
+    fn start(&self, blocks: usize) {
+        self.0.set_length(blocks as u64);
+    }
+
+    fn block_done(&self) {
+        self.0.inc(1);
+    }
+}
+
 /// Runs `report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     // Checked before any work: a --out that cannot be written fails at once.
@@ -201,7 +214,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     }
     // The statistics keep every article's counts at hand: the model's memory is theirs now.
     drop(model);
-    let report = builder.finish(summary, args.threads.get());
+    let bar = StatisticsBar(
+        ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("statistics {bar:30} {pos}/{len} blocks of draws, {eta} left")
+                .expect("valid template"),
+        ),
+    );
+    let report = builder.finish(summary, args.threads.get(), &bar);
+    bar.0.finish_and_clear();
     if report.article_count == 0 {
         anyhow::bail!("no articles in the input");
     }

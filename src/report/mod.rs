@@ -21,7 +21,22 @@ use serde::Serialize;
 
 use crate::classify::Classified;
 use crate::input::Document;
-use stats::{Bootstrap, GroupCounts, GroupDifference, Interval, PermutationTest, PreparedGroup};
+use stats::{Blocked, Bootstrap, GroupCounts, GroupDifference, Interval, PermutationTest, PreparedGroup};
+
+/// What the report's statistics tell of their progress (a report of many groups can spend a while on
+/// them): their number of blocks of random draws, once, then each block as it is done, from any thread.
+pub trait StatisticsProgress: Sync {
+    /// The statistics have `blocks` blocks in all.
+    fn start(&self, blocks: usize);
+    /// One more block is done.
+    fn block_done(&self);
+}
+
+/// No one is told.
+impl StatisticsProgress for () {
+    fn start(&self, _: usize) {}
+    fn block_done(&self) {}
+}
 
 /// Report options.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -295,9 +310,10 @@ impl ReportBuilder {
         Some(article)
     }
 
-    /// Computes the group statistics on up to `threads` threads (the same on any number) and returns the
-    /// report. An article still being read is ended here (call [`ReportBuilder::end`] first to see it).
-    pub fn finish(mut self, model: ModelSummary, threads: NonZeroUsize) -> Report {
+    /// Computes the group statistics on up to `threads` threads (the same on any number), telling
+    /// `progress` how far they have got, and returns the report. An article still being read is ended here
+    /// (call [`ReportBuilder::end`] first to see it).
+    pub fn finish(mut self, model: ModelSummary, threads: NonZeroUsize, progress: &dyn StatisticsProgress) -> Report {
         self.end();
         let n = self.labels.len();
         let o = &self.options;
@@ -305,10 +321,18 @@ impl ReportBuilder {
             self.groups.values().map(|articles| PreparedGroup::new(articles, n)).collect();
         let bootstraps: Vec<Bootstrap> =
             prepared.iter().map(|group| Bootstrap::new(group, o.resamples, o.seed)).collect();
+        let pairs: Vec<(usize, usize)> =
+            (0..prepared.len()).flat_map(|a| (a + 1..prepared.len()).map(move |b| (a, b))).collect();
+        let tests: Vec<PermutationTest> = pairs
+            .iter()
+            .map(|&(a, b)| PermutationTest::new(&prepared[a], &prepared[b], o.permutations, o.seed))
+            .collect();
+        progress.start(bootstraps.iter().map(Blocked::blocks).chain(tests.iter().map(Blocked::blocks)).sum());
+        let block_done = || progress.block_done();
         let groups: Vec<GroupSummary> = self
             .groups
             .iter()
-            .zip(stats::run_all(&bootstraps, threads))
+            .zip(stats::run_all(&bootstraps, threads, &block_done))
             .map(|((name, articles), shares)| GroupSummary {
                 group: name.clone(),
                 articles: articles.len(),
@@ -318,16 +342,10 @@ impl ReportBuilder {
                 too_few_articles: articles.len() < o.min_articles,
             })
             .collect();
-        let pairs: Vec<(usize, usize)> =
-            (0..prepared.len()).flat_map(|a| (a + 1..prepared.len()).map(move |b| (a, b))).collect();
-        let tests: Vec<PermutationTest> = pairs
-            .iter()
-            .map(|&(a, b)| PermutationTest::new(&prepared[a], &prepared[b], o.permutations, o.seed))
-            .collect();
         let names: Vec<&String> = self.groups.keys().collect();
         let comparisons = pairs
             .iter()
-            .zip(stats::run_all(&tests, threads))
+            .zip(stats::run_all(&tests, threads, &block_done))
             .map(|(&(a, b), difference)| GroupComparison { a: names[a].clone(), b: names[b].clone(), difference })
             .collect();
         Report {
@@ -380,7 +398,7 @@ mod tests {
             options: String::new(),
             training_data: String::new(),
         };
-        let report = builder.finish(model, NonZeroUsize::MIN);
+        let report = builder.finish(model, NonZeroUsize::MIN, &());
         assert_eq!((report.articles.len(), report.article_count, report.sentences), (2, 5, 11));
         assert_eq!(report.groups.iter().map(|g| g.articles).collect::<Vec<_>>(), [3, 2]);
     }

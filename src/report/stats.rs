@@ -184,11 +184,17 @@ pub trait Blocked: Sync {
 
 /// Runs every block of every statistic in `all` on up to `threads` threads, taking blocks as threads come
 /// free (a report has a bootstrap per group and a permutation test per pair of groups, of any sizes), and
-/// returns the statistics in order: the same on any number of threads.
-pub fn run_all<B: Blocked>(all: &[B], threads: NonZeroUsize) -> Vec<B::Result> {
+/// returns the statistics in order: the same on any number of threads. `block_done` is called after each
+/// block, on the thread that ran it.
+pub fn run_all<B: Blocked>(all: &[B], threads: NonZeroUsize, block_done: &(dyn Fn() + Sync)) -> Vec<B::Result> {
     let jobs: Vec<(usize, usize)> =
         all.iter().enumerate().flat_map(|(stat, b)| (0..b.blocks()).map(move |block| (stat, block))).collect();
-    let mut outputs = parallel::map_jobs(threads, jobs.len(), |job| all[jobs[job].0].run(jobs[job].1)).into_iter();
+    let mut outputs = parallel::map_jobs(threads, jobs.len(), |job| {
+        let output = all[jobs[job].0].run(jobs[job].1);
+        block_done();
+        output
+    })
+    .into_iter();
     all.iter().map(|stat| stat.result(outputs.by_ref().take(stat.blocks()).collect())).collect()
 }
 
@@ -963,10 +969,17 @@ mod tests {
         let tests: Vec<PermutationTest> = [(0, 1), (0, 2), (1, 2)]
             .map(|(a, b)| PermutationTest::new(&prepared[a], &prepared[b], permutations, 9))
             .into();
-        let one = (run_all(&bootstraps, NonZeroUsize::MIN), run_all(&tests, NonZeroUsize::MIN));
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let count = || _ = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let one = (run_all(&bootstraps, NonZeroUsize::MIN, &count), run_all(&tests, NonZeroUsize::MIN, &count));
+        assert_eq!(
+            done.into_inner(),
+            3 * 3 + 3 * 4,
+            "every block is counted once: three bootstraps of three, three tests of four"
+        );
         for threads in [2, 3, 8] {
             let threads = NonZeroUsize::new(threads).unwrap();
-            assert_eq!((run_all(&bootstraps, threads), run_all(&tests, threads)), one);
+            assert_eq!((run_all(&bootstraps, threads, &|| {}), run_all(&tests, threads, &|| {})), one);
         }
         for (outlet, shares) in outlets.iter().zip(&one.0) {
             assert_eq!(&bootstrap_shares(outlet, 5, resamples, 9), shares);
