@@ -3,15 +3,20 @@
 //! matrix, and seeded stratified (optionally grouped) k-fold cross-validation.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::num::NonZeroUsize;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::classify::BATCH_BYTES;
 use crate::data::Example;
 use crate::error::{Error, Result};
-use crate::model::{Classifier, Model};
+use crate::model::Classifier;
+use crate::model::train::Trainer;
+use crate::parallel::{self, Batching};
 use crate::params::ValidTrainParams;
 
 /// Precision, recall, F1 and support of one label.
@@ -84,17 +89,31 @@ impl Metrics {
     }
 }
 
-/// Scores `model` on labelled `examples`. A label the model does not know (say, one added after it was
-/// trained) is scored too: the model can never predict it, so its sentences count as errors.
-pub fn evaluate(model: &Classifier, examples: &[Example]) -> Metrics {
+/// Scores `model` on labelled `examples`, predicting on up to `threads` threads. A label the model does not
+/// know (say, one added after it was trained) is scored too: the model can never predict it, so its
+/// sentences count as errors.
+pub fn evaluate(model: &Classifier, examples: &[Example], threads: NonZeroUsize) -> Metrics {
     let mut labels: Vec<String> = model.labels().iter().chain(examples.iter().map(|e| &e.label)).cloned().collect();
     labels.sort_unstable();
     labels.dedup();
     let index = |l: &str| labels.binary_search_by(|x| x.as_str().cmp(l)).expect("label collected above");
-    let mut featurizer = model.featurizer();
     let truth: Vec<usize> = examples.iter().map(|e| index(&e.label)).collect();
-    let predicted: Vec<usize> =
-        examples.iter().map(|e| index(&model.labels()[model.predict(&mut featurizer, &e.text).label])).collect();
+    let mut predicted = Vec::with_capacity(examples.len());
+    let predictions = parallel::map_ordered(
+        examples.iter().map(Ok::<_, Infallible>),
+        threads,
+        Batching { weight: BATCH_BYTES, items: 4096 },
+        |e| e.text.len() + 64,
+        || model.featurizer(),
+        |featurizer, batch: Vec<&Example>| {
+            batch.iter().map(|e| index(&model.labels()[model.predict(featurizer, &e.text).label])).collect::<Vec<_>>()
+        },
+        |batch| {
+            predicted.extend(batch);
+            Ok(())
+        },
+    );
+    predictions.unwrap_or_else(|never| match never {});
     Metrics::new(&labels, &truth, &predicted)
 }
 
@@ -119,45 +138,53 @@ pub struct CrossValidation {
 }
 
 /// K-fold cross-validation of `params` on `examples`. `train_only` sentences join every fold's training
-/// set and are never tested. When examples carry groups, whole groups are held out together.
+/// set and are never tested. When examples carry groups, whole groups are held out together. The folds
+/// are trained and tested side by side on up to `threads` threads (each fold's model in memory while it
+/// runs), with the same result on any number.
 pub fn cross_validate(
     examples: &[Example],
     train_only: &[Example],
     params: &ValidTrainParams,
     k: usize,
     seed: u64,
+    threads: NonZeroUsize,
 ) -> Result<CrossValidation> {
     let folds = assign_folds(examples, k, seed)?;
     let mut labels: Vec<String> = examples.iter().chain(train_only).map(|e| e.label.clone()).collect();
     labels.sort_unstable();
     labels.dedup();
     let index = |l: &str| labels.binary_search_by(|x| x.as_str().cmp(l)).expect("label from these examples");
-    let mut truth = vec![0; examples.len()];
+    // Threads left over when there are fewer folds than threads go to training each fold.
+    let fold_threads = NonZeroUsize::new(threads.get() / k.min(threads.get())).unwrap_or(NonZeroUsize::MIN);
+    let runs = parallel::map_jobs(threads, k, |fold| -> Result<FoldRun> {
+        let train = || examples.iter().zip(&folds).filter(|&(_, &f)| f != fold).map(|(e, _)| e).chain(train_only);
+        let mut label_counts = vec![0usize; labels.len()];
+        for e in train() {
+            label_counts[index(&e.label)] += 1;
+        }
+        let majority = (0..labels.len()).rev().max_by_key(|&l| label_counts[l]).expect("labels are not empty");
+        let mut trainer = Trainer::new(*params);
+        trainer.feed(fold_threads, |feeder| train().try_for_each(|e| feeder.add(&e.text, &e.label)))?;
+        let model = trainer.finish(fold_threads)?;
+        let mut featurizer = model.featurizer();
+        let predicted = (examples.iter().zip(&folds).enumerate())
+            .filter(|&(_, (_, &f))| f == fold)
+            .map(|(i, (e, _))| (i, index(&model.labels()[model.predict(&mut featurizer, &e.text).label])))
+            .collect();
+        Ok(FoldRun { majority, predicted })
+    });
+    let truth: Vec<usize> = examples.iter().map(|e| index(&e.label)).collect();
     let mut predicted = vec![0; examples.len()];
     let mut majority = vec![0; examples.len()];
     let mut fold_macro_f1 = Vec::with_capacity(k);
-    for fold in 0..k {
-        let train: Vec<Example> = examples
-            .iter()
-            .zip(&folds)
-            .filter(|&(_, &f)| f != fold)
-            .map(|(e, _)| e.clone())
-            .chain(train_only.iter().cloned())
-            .collect();
-        let mut label_counts = vec![0usize; labels.len()];
-        for e in &train {
-            label_counts[index(&e.label)] += 1;
-        }
-        let fold_majority = (0..labels.len()).rev().max_by_key(|&l| label_counts[l]).expect("labels are not empty");
-        let model = Model::train(&train, params)?;
-        let mut featurizer = model.featurizer();
+    for run in runs {
+        let run = run?;
         let (mut t, mut p) = (Vec::new(), Vec::new());
-        for (i, e) in examples.iter().enumerate().filter(|&(i, _)| folds[i] == fold) {
-            truth[i] = index(&e.label);
-            majority[i] = fold_majority;
-            predicted[i] = index(&model.labels()[model.predict(&mut featurizer, &e.text).label]);
+        for &(i, label) in &run.predicted {
+            predicted[i] = label;
+            majority[i] = run.majority;
             t.push(truth[i]);
-            p.push(predicted[i]);
+            p.push(label);
         }
         fold_macro_f1.push(Metrics::new(&labels, &t, &p).macro_f1);
     }
@@ -170,6 +197,13 @@ pub fn cross_validate(
         pooled: Metrics::new(&labels, &truth, &predicted),
         baseline: Metrics::new(&labels, &truth, &majority),
     })
+}
+
+/// One fold of a cross-validation: its training data's commonest label, and the label predicted for each
+/// sentence it held out (by index).
+struct FoldRun {
+    majority: usize,
+    predicted: Vec<(usize, usize)>,
 }
 
 /// Assigns each example a fold in `0..k`, stratified by label. With groups, a group never spans two
@@ -248,6 +282,8 @@ pub fn assign_folds(examples: &[Example], k: usize, seed: u64) -> Result<Vec<usi
 
 #[cfg(test)]
 mod tests {
+    use rand::seq::IndexedRandom;
+
     use super::*;
 
     fn labels(names: &[&str]) -> Vec<String> {
@@ -276,6 +312,47 @@ mod tests {
         let m = Metrics::new(&labels(&["a", "b"]), &[0, 1], &[0, 0]);
         assert_eq!(m.per_label["b"].f1, 0.0);
         assert!((m.macro_f1 - (2.0 / 3.0) / 2.0).abs() < 1e-12);
+    }
+
+    /// `n` sentences of three labels, each of a few words of its label's and a few shared ones, so a model
+    /// gets most but not all of them right.
+    fn noisy_examples(n: usize) -> Vec<Example> {
+        let words = [["strike", "claim", "jihad"], ["kyiv", "west", "curator"], ["warn", "embassy", "tip"]];
+        let shared = ["moscow", "hall", "attack", "said", "officials"];
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        (0..n)
+            .map(|i| {
+                let label = i % 3;
+                let mut text: Vec<&str> = (0..6).map(|_| *shared.choose(&mut rng).unwrap()).collect();
+                // One sentence in four carries another label's word instead.
+                let from = if i % 4 == 0 { (label + 1) % 3 } else { label };
+                text.push(words[from].choose(&mut rng).unwrap());
+                Example {
+                    text: text.join(" "),
+                    label: ["isis", "blame", "warning"][label].into(),
+                    ..Example::default()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn scores_are_the_same_on_any_number_of_threads() {
+        // More sentences than one batch, and more folds than threads or fewer.
+        let examples = noisy_examples(9_000);
+        let params = crate::params::TrainParams::default().check().unwrap();
+        let cv = cross_validate(&examples[..3_000], &examples[8_000..], &params, 3, 1, NonZeroUsize::MIN).unwrap();
+        for threads in [2, 4] {
+            let threads = NonZeroUsize::new(threads).unwrap();
+            assert_eq!(cross_validate(&examples[..3_000], &examples[8_000..], &params, 3, 1, threads).unwrap(), cv);
+        }
+        assert!(cv.pooled.accuracy > 0.6 && cv.pooled.accuracy > cv.baseline.accuracy + 0.2, "{cv:?}");
+        assert!(cv.pooled.accuracy < 0.9, "a quarter of the sentences are misleading: {cv:?}");
+
+        let model = crate::model::Model::train(&examples[..3_000], &params).unwrap();
+        let one = evaluate(&model, &examples[3_000..], NonZeroUsize::MIN);
+        assert_eq!(one.confusion.matrix.iter().flatten().sum::<u64>(), 6_000);
+        assert_eq!(evaluate(&model, &examples[3_000..], NonZeroUsize::new(3).unwrap()), one);
     }
 
     fn example(label: &str, group: Option<&str>) -> Example {

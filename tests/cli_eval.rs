@@ -53,7 +53,12 @@ fn cross_validation_reproduces_the_readme_numbers() {
 #[test]
 fn cross_validation_is_deterministic_and_grouped() {
     let args = ["eval", "--cv", "5", "--group-by", "doc", "--data", "data/labelled/seeds.csv", "--json"];
-    assert_eq!(run(&args).ok(), run(&args).ok());
+    let first = run(&args).ok();
+    assert_eq!(run(&args).ok(), first);
+    // The folds run side by side on several threads, with the same scores.
+    for threads in ["1", "3"] {
+        assert_eq!(run(&[&args[..], &["--threads", threads]].concat()).ok(), first, "--threads {threads}");
+    }
     let err = run(&["eval", "--cv", "6", "--group-by", "doc", "--data", "data/labelled/seeds.csv"]).fails(1);
     assert!(err.contains("5 groups cannot fill 6 folds"), "{err}");
     let err = run(&["eval", "--cv", "5", "--group-by", "article", "--data", "data/labelled/seeds.csv"]).fails(1);

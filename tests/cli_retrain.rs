@@ -86,6 +86,17 @@ fn suggest_label_update_compare_improves_on_the_new_articles_held_out_sentences(
         ["macro-F1", &format!("{old_f1:.3}"), &format!("{new_f1:.3}"), &format!("{:+.3}", new_f1 - old_f1)]
     );
     assert!(table.contains(" changed label ("), "{table}");
+    // Over more documents than a batch holds, the changes (and their examples, in input order) are the
+    // same on one thread and on three.
+    let lines: String = truth.keys().cycle().take(5_000).map(|t| format!("{t}\n")).collect();
+    write(d, "lines.txt", lines);
+    let on = |threads| {
+        let args = ["compare", "old.model", "new.model", "--data", "heldout.csv", "--json", "--input-format", "lines"];
+        run_in(d, &[&args[..], &["lines.txt", "--threads", threads]].concat()).ok()
+    };
+    let one = on("1");
+    assert_eq!(on("3"), one);
+    assert!(one.contains("\"sentences\":5000"), "{one}");
 
     // 4. The new model knows where it came from.
     let new = Model::load(&d.join("new.model"), std::num::NonZeroUsize::MIN).unwrap();

@@ -4,12 +4,13 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use narrative::classify::{ClassifiedDoc, Numbering};
+use narrative::classify::{BATCH_BYTES, ClassifiedDoc, Numbering};
 use narrative::compare::LabelChanges;
 use narrative::data::ReadOptions;
 use narrative::eval::{Metrics, evaluate};
-use narrative::input::{Documents, InputFormat, Unit};
+use narrative::input::{Document, Documents, InputFormat, Unit};
 use narrative::model::Classifier;
+use narrative::parallel::{Batching, map_ordered};
 
 /// Compare two models: scores per label on labelled data, and label changes over a corpus.
 ///
@@ -66,30 +67,50 @@ pub struct CompareArgs {
     /// Print one JSON object: {"old": scores, "new": scores, "changes": ...}.
     #[arg(long)]
     json: bool,
+
+    #[command(flatten)]
+    threads: super::ThreadsArg,
 }
 
 /// Runs `compare`.
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
-    let old = super::load_model(&args.old, |p| Classifier::load(p, narrative::parallel::available_threads()))?;
-    let new = super::load_model(&args.new, |p| Classifier::load(p, narrative::parallel::available_threads()))?;
+    let threads = args.threads.get();
+    let old = super::load_model(&args.old, |p| Classifier::load(p, threads))?;
+    let new = super::load_model(&args.new, |p| Classifier::load(p, threads))?;
     let data = super::read_labelled_reporting(&args.data, ReadOptions::default())?;
     super::eval::warn_unknown_labels(&old, &data.examples, &args.old);
     super::eval::warn_unknown_labels(&new, &data.examples, &args.new);
-    let (old_scores, new_scores) = (evaluate(&old, &data.examples), evaluate(&new, &data.examples));
+    let (old_scores, new_scores) = (evaluate(&old, &data.examples, threads), evaluate(&new, &data.examples, threads));
 
     let mut changes = LabelChanges::new(args.examples);
     if !args.inputs.is_empty() {
-        let (mut old_features, mut new_features) = (old.featurizer(), new.featurizer());
         let mut numbering = Numbering::default();
-        for doc in Documents::new(&args.inputs, args.input_format) {
-            let before = ClassifiedDoc::new(&old, &mut old_features, doc?, args.unit);
-            let after = ClassifiedDoc::new(&new, &mut new_features, before.doc.clone(), args.unit);
-            let first = numbering.first(&before.doc, before.sentences.len());
-            for (b, a) in before.rows(first).zip(after.rows(first)) {
-                let (from, to) = (&old.labels()[b.prediction.label], &new.labels()[a.prediction.label]);
-                changes.record(&before.doc.id, b.sentence, b.text, from, to);
-            }
-        }
+        let documents = Documents::new(&args.inputs, args.input_format).map(|d| d.map_err(anyhow::Error::from));
+        map_ordered(
+            documents,
+            threads,
+            Batching { weight: BATCH_BYTES, items: 4096 },
+            |doc: &Document| doc.text.len() + 64,
+            || (old.featurizer(), new.featurizer()),
+            |(old_features, new_features), docs| {
+                let classify = |doc: Document| {
+                    let before = ClassifiedDoc::new(&old, old_features, doc, args.unit);
+                    let after = ClassifiedDoc::new(&new, new_features, before.doc.clone(), args.unit);
+                    (before, after)
+                };
+                docs.into_iter().map(classify).collect::<Vec<_>>()
+            },
+            |pairs| {
+                for (before, after) in pairs {
+                    let first = numbering.first(&before.doc, before.sentences.len());
+                    for (b, a) in before.rows(first).zip(after.rows(first)) {
+                        let (from, to) = (&old.labels()[b.prediction.label], &new.labels()[a.prediction.label]);
+                        changes.record(&before.doc.id, b.sentence, b.text, from, to);
+                    }
+                }
+                Ok(())
+            },
+        )?;
     }
 
     let mut out = std::io::stdout().lock();

@@ -17,7 +17,8 @@ use super::TrainOptions;
 /// columns: predicted). Every label in the data must be one the model knows.
 ///
 /// With --cv K: trains K models with the training options given (defaults as in `train`), each
-/// tested on the fold it did not see; folds are stratified by label and seeded. With --group-by
+/// tested on the fold it did not see, one fold per thread at a time (--threads; the scores are
+/// the same on any number); folds are stratified by label and seeded. With --group-by
 /// COLUMN, all sentences sharing that column's value (one article) are held out together; K
 /// equal to the number of articles is leave-one-article-out. --train-only files join every
 /// training fold and are never tested. Scores are pooled over all held-out predictions; each
@@ -77,6 +78,9 @@ pub struct EvalArgs {
 
     #[command(flatten)]
     options: TrainOptions,
+
+    #[command(flatten)]
+    threads: super::ThreadsArg,
 }
 
 /// Runs `eval`.
@@ -85,10 +89,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         if args.options.any_set() {
             super::usage_error("training options (--alpha, --ngrams, ...) only apply with --cv");
         }
-        let model = super::load_model(&args.model, |p| Classifier::load(p, narrative::parallel::available_threads()))?;
+        let model = super::load_model(&args.model, |p| Classifier::load(p, args.threads.get()))?;
         let data = super::read_labelled_reporting(&args.data, ReadOptions::default())?;
         warn_unknown_labels(&model, &data.examples, &args.model);
-        let metrics = evaluate(&model, &data.examples);
+        let metrics = evaluate(&model, &data.examples, args.threads.get());
         let mut out = std::io::stdout().lock();
         if args.json {
             serde_json::to_writer(&mut out, &metrics)?;
@@ -118,7 +122,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             before - train_only.len()
         );
     }
-    let cv = cross_validate(&data.examples, &train_only, &params, k, args.seed.unwrap_or(1))?;
+    let cv = cross_validate(&data.examples, &train_only, &params, k, args.seed.unwrap_or(1), args.threads.get())?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let mut value = serde_json::to_value(&cv.pooled)?;

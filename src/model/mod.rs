@@ -221,10 +221,10 @@ pub struct Counts {
 impl Model {
     /// Trains on `examples` (labels are taken from the data, sorted). [`Trainer`] does the same from a
     /// stream.
-    pub fn train(examples: &[Example], params: &ValidTrainParams) -> Result<Self> {
+    pub fn train<'a>(examples: impl IntoIterator<Item = &'a Example>, params: &ValidTrainParams) -> Result<Self> {
         let mut trainer = Trainer::new(*params);
         trainer.feed(std::num::NonZeroUsize::MIN, |feeder| {
-            examples.iter().try_for_each(|e| feeder.add(&e.text, &e.label))
+            examples.into_iter().try_for_each(|e| feeder.add(&e.text, &e.label))
         })?;
         trainer.finish(std::num::NonZeroUsize::MIN)
     }
