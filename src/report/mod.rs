@@ -9,7 +9,8 @@
 //! Articles are summarised as they stream past (the parts of a long article add up) and handed back one by
 //! one as they end, to be written out at once; the builder keeps only each article's label counts (for the
 //! group statistics) and the first [`ReportOptions::shown_articles`] summaries, so memory grows by a few
-//! dozen bytes per article and not at all per sentence.
+//! dozen bytes per article and not at all per sentence. The statistics, at the end, work on a copy of
+//! those counts as `f64` shares (72 bytes an article with four labels), on every thread.
 
 pub mod render;
 pub mod stats;

@@ -488,9 +488,9 @@ impl Blocked for PermutationTest<'_> {
         let n = (n_small + n_large) as u32;
         // Every article's shares, the smaller group's first, and their sum.
         let shares = [&self.smaller.shares[..], &self.larger.shares].concat();
-        let mut sum_all = vec![0.0; width];
-        sum_rows(&shares, width, &(0..n).collect::<Vec<_>>(), &mut sum_all);
         let mut order: Vec<u32> = (0..n).collect();
+        let mut sum_all = vec![0.0; width];
+        sum_rows(&shares, width, &order, &mut sum_all);
         let (mut drawn, mut rest) = (vec![0.0; width], vec![0.0; width]);
         let mut rng = block_rng(self.seed, block);
         let mut at_least = 0;
