@@ -129,6 +129,21 @@ fn the_report_is_the_same_on_one_thread_and_on_three() {
     assert_eq!(report("3"), one);
     let (_, comparisons) = common::parse_csv(&one[2]);
     assert_eq!(comparisons.len(), 3, "{comparisons:?}");
+
+    // More groups than --compared-groups: the groups are reported, the pairs are not, and a warning says so.
+    let out = dir.path().join("capped");
+    let args = ["report", &input, "--compared-groups", "2", "--resamples", "700", "--out", out.to_str().unwrap()];
+    let capped = run(&args);
+    let stderr = capped.stderr.clone();
+    capped.ok();
+    assert!(stderr.contains("3 groups by \"outlet\", more than --compared-groups 2: no pairs compared"), "{stderr}");
+    let (header, rows) = common::parse_csv(&std::fs::read_to_string(out.join("comparisons.csv")).unwrap());
+    assert!(!header.is_empty() && rows.is_empty(), "{rows:?}");
+    assert_eq!(std::fs::read_to_string(out.join("groups.csv")).unwrap(), one[1]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Not compared: 3 groups"), "the page says why the table is empty");
+    let table = run(&["report", &input, "--compared-groups", "2"]).ok();
+    assert!(table.contains("COMPARISONS not made: 3 groups, more than --compared-groups 2"), "{table}");
 }
 
 #[test]

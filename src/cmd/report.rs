@@ -86,6 +86,13 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     seed: u64,
 
+    /// Compare groups in pairs only when there are at most N of them (pairs grow with the square
+    /// of the groups: a column with a value per day or per article would take hours).
+    ///
+    /// Example: --compared-groups 400
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    compared_groups: usize,
+
     /// Groups with fewer articles are flagged as too small for confident numbers.
     ///
     /// Example: --min-articles 5
@@ -149,6 +156,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         top: args.top,
         neutral_label: args.neutral_label.clone(),
         shown_articles: SHOWN_ARTICLES,
+        compared_groups: args.compared_groups,
     };
     let rows = RowFormat::new(Format::Csv, model.labels(), false);
     let mut sentences = match &staging {
@@ -224,6 +232,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     bar.0.finish_and_clear();
     if report.article_count == 0 {
         anyhow::bail!("no articles in the input");
+    }
+    if report.comparisons_skipped() {
+        eprintln!(
+            "narrative: warning: {} groups by {:?}, more than --compared-groups {}: no pairs compared",
+            report.groups.len(),
+            report.options.group_by,
+            report.options.compared_groups
+        );
     }
     match staging {
         Some(staging) => {
@@ -466,6 +482,14 @@ fn print_tables(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
             write!(out, "  {:>w$}", cell, w = l.len().max(19))?;
         }
         writeln!(out)?;
+    }
+    if report.comparisons_skipped() {
+        writeln!(
+            out,
+            "\nCOMPARISONS not made: {} groups, more than --compared-groups {}",
+            report.groups.len(),
+            report.options.compared_groups
+        )?;
     }
     if !report.comparisons.is_empty() {
         writeln!(

@@ -58,6 +58,10 @@ pub struct ReportOptions {
     pub neutral_label: String,
     /// Article summaries kept whole for tables, charts and report.json (all are handed out as they end).
     pub shown_articles: usize,
+    /// Pairs of groups are compared only when there are at most this many groups: the pairs grow with the
+    /// square of the groups, and grouping by a column with a value per article or per day would make the
+    /// tests take hours.
+    pub compared_groups: usize,
 }
 
 impl Default for ReportOptions {
@@ -71,6 +75,7 @@ impl Default for ReportOptions {
             top: 3,
             neutral_label: "neutral".into(),
             shown_articles: 50,
+            compared_groups: 100,
         }
     }
 }
@@ -173,8 +178,16 @@ pub struct Report {
     pub sentences: u64,
     /// Groups sorted by name.
     pub groups: Vec<GroupSummary>,
-    /// Every pair of groups, in name order.
+    /// Every pair of groups, in name order (none when there are more groups than
+    /// [`ReportOptions::compared_groups`]: see [`Report::comparisons_skipped`]).
     pub comparisons: Vec<GroupComparison>,
+}
+
+impl Report {
+    /// Whether the groups were too many to compare in pairs.
+    pub fn comparisons_skipped(&self) -> bool {
+        self.groups.len() > self.options.compared_groups
+    }
 }
 
 /// Builds a report from classified documents as they stream past.
@@ -322,8 +335,8 @@ impl ReportBuilder {
             self.groups.values().map(|articles| PreparedGroup::new(articles, n)).collect();
         let bootstraps: Vec<Bootstrap> =
             prepared.iter().map(|group| Bootstrap::new(group, o.resamples, o.seed)).collect();
-        let pairs: Vec<(usize, usize)> =
-            (0..prepared.len()).flat_map(|a| (a + 1..prepared.len()).map(move |b| (a, b))).collect();
+        let compared = if prepared.len() <= o.compared_groups { prepared.len() } else { 0 };
+        let pairs: Vec<(usize, usize)> = (0..compared).flat_map(|a| (a + 1..compared).map(move |b| (a, b))).collect();
         let tests: Vec<PermutationTest> = pairs
             .iter()
             .map(|&(a, b)| PermutationTest::new(&prepared[a], &prepared[b], o.permutations, o.seed))

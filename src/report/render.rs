@@ -568,7 +568,14 @@ prefer the permutation p.</p>\n",
         );
     }
     out.push_str("</tbody>\n</table>\n");
-    if report.comparisons.is_empty() {
+    if report.comparisons_skipped() {
+        let _ = writeln!(
+            out,
+            "<p class=\"empty\">Not compared: {} groups, more than <code>--compared-groups</code> {}.</p>",
+            report.groups.len(),
+            report.options.compared_groups
+        );
+    } else if report.comparisons.is_empty() {
         out.push_str("<p class=\"empty\">No pairs of groups to compare.</p>\n");
     }
 

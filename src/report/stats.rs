@@ -182,20 +182,28 @@ pub trait Blocked: Sync {
     fn result(&self, outputs: Vec<Self::Output>) -> Self::Result;
 }
 
+/// Statistics whose blocks' outputs are held at once by [`run_all`]: enough blocks to keep every thread
+/// busy, and a bound on memory however many groups a report has (a bootstrap's outputs take 64 KB).
+const AT_ONCE: usize = 64;
+
 /// Runs every block of every statistic in `all` on up to `threads` threads, taking blocks as threads come
 /// free (a report has a bootstrap per group and a permutation test per pair of groups, of any sizes), and
 /// returns the statistics in order: the same on any number of threads. `block_done` is called after each
 /// block, on the thread that ran it.
 pub fn run_all<B: Blocked>(all: &[B], threads: NonZeroUsize, block_done: &(dyn Fn() + Sync)) -> Vec<B::Result> {
-    let jobs: Vec<(usize, usize)> =
-        all.iter().enumerate().flat_map(|(stat, b)| (0..b.blocks()).map(move |block| (stat, block))).collect();
-    let mut outputs = parallel::map_jobs(threads, jobs.len(), |job| {
-        let output = all[jobs[job].0].run(jobs[job].1);
-        block_done();
-        output
-    })
-    .into_iter();
-    all.iter().map(|stat| stat.result(outputs.by_ref().take(stat.blocks()).collect())).collect()
+    let mut results = Vec::with_capacity(all.len());
+    for some in all.chunks(AT_ONCE) {
+        let jobs: Vec<(usize, usize)> =
+            some.iter().enumerate().flat_map(|(stat, b)| (0..b.blocks()).map(move |block| (stat, block))).collect();
+        let mut outputs = parallel::map_jobs(threads, jobs.len(), |job| {
+            let output = some[jobs[job].0].run(jobs[job].1);
+            block_done();
+            output
+        })
+        .into_iter();
+        results.extend(some.iter().map(|stat| stat.result(outputs.by_ref().take(stat.blocks()).collect())));
+    }
+    results
 }
 
 /// Values summed at once by [`sum_rows`]: the rows of a [`PreparedGroup`] are padded with zeros to a
@@ -986,6 +994,17 @@ mod tests {
         }
         assert_eq!(compare_groups(&outlets[0], &outlets[2], 5, permutations, 9), one.1[1]);
         assert!(one.1.iter().all(|d| d.permutations == permutations));
+
+        // More statistics than are run at once: every one still comes back, in order.
+        let many: Vec<GroupCounts> =
+            (0..AT_ONCE * 2 + 5).map(|i| group([art(&[1 + i as u64 % 4, 2]), art(&[3, 1])])).collect();
+        let prepared: Vec<PreparedGroup> = many.iter().map(|g| PreparedGroup::new(g, 2)).collect();
+        let bootstraps: Vec<Bootstrap> = prepared.iter().map(|g| Bootstrap::new(g, 300, 2)).collect();
+        let on_three = run_all(&bootstraps, NonZeroUsize::new(3).unwrap(), &|| {});
+        assert_eq!(on_three, run_all(&bootstraps, NonZeroUsize::MIN, &|| {}));
+        for (g, shares) in many.iter().zip(&on_three) {
+            assert_eq!(&bootstrap_shares(g, 2, 300, 2), shares);
+        }
     }
 
     #[test]
