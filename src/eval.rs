@@ -140,7 +140,7 @@ pub struct CrossValidation {
 /// K-fold cross-validation of `params` on `examples`. `train_only` sentences join every fold's training
 /// set and are never tested. When examples carry groups, whole groups are held out together. The folds
 /// are trained and tested side by side on up to `threads` threads (each fold's model in memory while it
-/// runs), with the same result on any number.
+/// runs), with the same result on any number; `fold_done` is called as each fold ends, on its thread.
 pub fn cross_validate(
     examples: &[Example],
     train_only: &[Example],
@@ -148,6 +148,7 @@ pub fn cross_validate(
     k: usize,
     seed: u64,
     threads: NonZeroUsize,
+    fold_done: &(dyn Fn() + Sync),
 ) -> Result<CrossValidation> {
     let folds = assign_folds(examples, k, seed)?;
     let mut labels: Vec<String> = examples.iter().chain(train_only).map(|e| e.label.clone()).collect();
@@ -171,6 +172,7 @@ pub fn cross_validate(
             .filter(|&(_, (_, &f))| f == fold)
             .map(|(i, (e, _))| (i, index(&model.labels()[model.predict(&mut featurizer, &e.text).label])))
             .collect();
+        fold_done();
         Ok(FoldRun { majority, predicted })
     });
     let truth: Vec<usize> = examples.iter().map(|e| index(&e.label)).collect();
@@ -341,10 +343,15 @@ mod tests {
         // More sentences than one batch, and more folds than threads or fewer.
         let examples = noisy_examples(9_000);
         let params = crate::params::TrainParams::default().check().unwrap();
-        let cv = cross_validate(&examples[..3_000], &examples[8_000..], &params, 3, 1, NonZeroUsize::MIN).unwrap();
+        let folds_done = std::sync::atomic::AtomicUsize::new(0);
+        let count = || _ = folds_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cv = cross_validate(&examples[..3_000], &examples[8_000..], &params, 3, 1, NonZeroUsize::MIN, &count);
+        let cv = cv.unwrap();
+        assert_eq!(folds_done.into_inner(), 3);
         for threads in [2, 4] {
             let threads = NonZeroUsize::new(threads).unwrap();
-            assert_eq!(cross_validate(&examples[..3_000], &examples[8_000..], &params, 3, 1, threads).unwrap(), cv);
+            let again = cross_validate(&examples[..3_000], &examples[8_000..], &params, 3, 1, threads, &|| {});
+            assert_eq!(again.unwrap(), cv);
         }
         assert!(cv.pooled.accuracy > 0.6 && cv.pooled.accuracy > cv.baseline.accuracy + 0.2, "{cv:?}");
         assert!(cv.pooled.accuracy < 0.9, "a quarter of the sentences are misleading: {cv:?}");

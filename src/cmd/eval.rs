@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use narrative::data::ReadOptions;
 use narrative::eval::{Metrics, cross_validate, evaluate};
 use narrative::model::Classifier;
@@ -122,7 +123,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             before - train_only.len()
         );
     }
-    let cv = cross_validate(&data.examples, &train_only, &params, k, args.seed.unwrap_or(1), args.threads.get())?;
+    let progress = ProgressBar::new(k as u64)
+        .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} folds, {elapsed}").expect("valid template"));
+    progress.tick();
+    let fold_done = || progress.inc(1);
+    let cv =
+        cross_validate(&data.examples, &train_only, &params, k, args.seed.unwrap_or(1), args.threads.get(), &fold_done);
+    progress.finish_and_clear();
+    let cv = cv?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let mut value = serde_json::to_value(&cv.pooled)?;
