@@ -141,9 +141,10 @@ pub struct ClassifyOptions<'a> {
     pub threads: NonZeroUsize,
 }
 
-/// Text per batch handed to a worker: large enough to make the hand-over cost nothing, small enough
-/// that the batches in flight stay a few megabytes.
-pub const BATCH_BYTES: usize = 256 << 10;
+/// Documents per batch handed to a worker: text enough to make the hand-over cost nothing, little enough
+/// that the batches in flight stay a few megabytes (weighed by their bytes of text). Every command that
+/// classifies documents or labelled sentences batches them so.
+pub const BATCHING: Batching = Batching { weight: 256 << 10, items: 4096 };
 
 /// Classifies a stream of documents on `options.threads` threads and hands each batch to `sink` in input
 /// order (so output is identical with any number of threads). Memory stays bounded: documents are read
@@ -160,7 +161,7 @@ pub fn classify_stream<E>(
     map_ordered(
         documents,
         options.threads,
-        Batching { weight: BATCH_BYTES, items: 4096 },
+        BATCHING,
         |doc: &Document| doc.text.len() + 64,
         || model.featurizer(),
         |featurizer, docs| {

@@ -11,12 +11,11 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::classify::BATCH_BYTES;
+use crate::classify::BATCHING;
 use crate::data::Example;
 use crate::error::{Error, Result};
-use crate::model::Classifier;
-use crate::model::train::Trainer;
-use crate::parallel::{self, Batching};
+use crate::model::{Classifier, Model};
+use crate::parallel;
 use crate::params::ValidTrainParams;
 
 /// Precision, recall, F1 and support of one label.
@@ -102,7 +101,7 @@ pub fn evaluate(model: &Classifier, examples: &[Example], threads: NonZeroUsize)
     let predictions = parallel::map_ordered(
         examples.iter().map(Ok::<_, Infallible>),
         threads,
-        Batching { weight: BATCH_BYTES, items: 4096 },
+        BATCHING,
         |e| e.text.len() + 64,
         || model.featurizer(),
         |featurizer, batch: Vec<&Example>| {
@@ -139,8 +138,8 @@ pub struct CrossValidation {
 
 /// K-fold cross-validation of `params` on `examples`. `train_only` sentences join every fold's training
 /// set and are never tested. When examples carry groups, whole groups are held out together. The folds
-/// are trained and tested side by side on up to `threads` threads (each fold's model in memory while it
-/// runs), with the same result on any number; `fold_done` is called as each fold ends, on its thread.
+/// are trained (each on one thread) and tested side by side on up to `threads` threads, each fold's model in
+/// memory while it runs, with the same result on any number; `fold_done` is called as each fold ends, on its thread.
 pub fn cross_validate(
     examples: &[Example],
     train_only: &[Example],
@@ -155,8 +154,6 @@ pub fn cross_validate(
     labels.sort_unstable();
     labels.dedup();
     let index = |l: &str| labels.binary_search_by(|x| x.as_str().cmp(l)).expect("label from these examples");
-    // Threads left over when there are fewer folds than threads go to training each fold.
-    let fold_threads = NonZeroUsize::new(threads.get() / k.min(threads.get())).unwrap_or(NonZeroUsize::MIN);
     let runs = parallel::map_jobs(threads, k, |fold| -> Result<FoldRun> {
         let train = || examples.iter().zip(&folds).filter(|&(_, &f)| f != fold).map(|(e, _)| e).chain(train_only);
         let mut label_counts = vec![0usize; labels.len()];
@@ -164,9 +161,7 @@ pub fn cross_validate(
             label_counts[index(&e.label)] += 1;
         }
         let majority = (0..labels.len()).rev().max_by_key(|&l| label_counts[l]).expect("labels are not empty");
-        let mut trainer = Trainer::new(*params);
-        trainer.feed(fold_threads, |feeder| train().try_for_each(|e| feeder.add(&e.text, &e.label)))?;
-        let model = trainer.finish(fold_threads)?;
+        let model = Model::train(train(), params)?;
         let mut featurizer = model.featurizer();
         let predicted = (examples.iter().zip(&folds).enumerate())
             .filter(|&(_, (_, &f))| f == fold)

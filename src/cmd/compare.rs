@@ -4,13 +4,13 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use narrative::classify::{BATCH_BYTES, ClassifiedDoc, Numbering};
+use narrative::classify::{BATCHING, ClassifiedDoc, Numbering};
 use narrative::compare::LabelChanges;
 use narrative::data::ReadOptions;
 use narrative::eval::{Metrics, evaluate};
 use narrative::input::{Document, Documents, InputFormat, Unit};
 use narrative::model::Classifier;
-use narrative::parallel::{Batching, map_ordered};
+use narrative::parallel::map_ordered;
 
 /// Compare two models: scores per label on labelled data, and label changes over a corpus.
 ///
@@ -89,7 +89,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         map_ordered(
             documents,
             threads,
-            Batching { weight: BATCH_BYTES, items: 4096 },
+            BATCHING,
             |doc: &Document| doc.text.len() + 64,
             || (old.featurizer(), new.featurizer()),
             |(old_features, new_features), docs| {
