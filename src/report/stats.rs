@@ -341,8 +341,7 @@ pub fn mean_article_shares(articles: &GroupCounts, n_labels: usize) -> Vec<f64> 
 /// estimate and bound is 0.
 pub fn bootstrap_shares(articles: &GroupCounts, n_labels: usize, resamples: usize, seed: u64) -> GroupShares {
     let group = PreparedGroup::new(articles, n_labels);
-    let bootstrap = Bootstrap::new(&group, resamples, seed);
-    bootstrap.result((0..bootstrap.blocks()).map(|block| bootstrap.run(block)).collect())
+    run_all(&[Bootstrap::new(&group, resamples, seed)], NonZeroUsize::MIN, &|| {}).remove(0)
 }
 
 /// The bootstrap of [`bootstrap_shares`] over a prepared group, block by block.
@@ -451,8 +450,7 @@ pub fn compare_groups(
     seed: u64,
 ) -> GroupDifference {
     let (a, b) = (PreparedGroup::new(a, n_labels), PreparedGroup::new(b, n_labels));
-    let test = PermutationTest::new(&a, &b, permutations, seed);
-    test.result((0..test.blocks()).map(|block| test.run(block)).collect())
+    run_all(&[PermutationTest::new(&a, &b, permutations, seed)], NonZeroUsize::MIN, &|| {}).remove(0)
 }
 
 /// The test of [`compare_groups`] between two prepared groups, block by block.
