@@ -492,7 +492,9 @@ impl Blocked for PermutationTest<'_> {
         let width = self.smaller.width;
         let (n_small, n_large) = (self.smaller.len(), self.larger.len());
         let n = (n_small + n_large) as u32;
-        // Every article's shares, the smaller group's first, and their sum.
+        // Every article's shares, the smaller group's first, and their sum: copied for each block (a
+        // millisecond at most) rather than held by each test, as tests held at once would hold every
+        // pair's articles.
         let shares = [&self.smaller.shares[..], &self.larger.shares].concat();
         let mut order: Vec<u32> = (0..n).collect();
         let mut sum_all = vec![0.0; width];
