@@ -146,6 +146,12 @@ pub struct ClassifyOptions<'a> {
 /// classifies documents or labelled sentences batches them so.
 pub const BATCHING: Batching = Batching { weight: 256 << 10, items: 4096 };
 
+/// What a document or sentence of `text` weighs in a batch ([`BATCHING`]): its bytes, and a little for
+/// what every item costs whatever its length.
+pub fn batch_weight(text: &str) -> usize {
+    text.len() + 64
+}
+
 /// Classifies a stream of documents on `options.threads` threads and hands each batch to `sink` in input
 /// order (so output is identical with any number of threads). Memory stays bounded: documents are read
 /// a batch at a time and at most a few batches per thread are in flight. The first error, from the
@@ -162,7 +168,7 @@ pub fn classify_stream<E>(
         documents,
         options.threads,
         BATCHING,
-        |doc: &Document| doc.text.len() + 64,
+        |doc: &Document| batch_weight(&doc.text),
         || model.featurizer(),
         |featurizer, docs| {
             let Spare { rendered, mut sentences } = spares.try_recv().unwrap_or_default();

@@ -11,7 +11,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::classify::BATCHING;
+use crate::classify::{BATCHING, batch_weight};
 use crate::data::Example;
 use crate::error::{Error, Result};
 use crate::model::{Classifier, Model};
@@ -102,7 +102,7 @@ pub fn evaluate(model: &Classifier, examples: &[Example], threads: NonZeroUsize)
         examples.iter().map(Ok::<_, Infallible>),
         threads,
         BATCHING,
-        |e| e.text.len() + 64,
+        |e| batch_weight(&e.text),
         || model.featurizer(),
         |featurizer, batch: Vec<&Example>| {
             batch.iter().map(|e| index(&model.labels()[model.predict(featurizer, &e.text).label])).collect::<Vec<_>>()

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use narrative::classify::{BATCHING, ClassifiedDoc, Numbering};
+use narrative::classify::{BATCHING, ClassifiedDoc, Numbering, batch_weight};
 use narrative::compare::LabelChanges;
 use narrative::data::ReadOptions;
 use narrative::eval::{Metrics, evaluate};
@@ -90,7 +90,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             documents,
             threads,
             BATCHING,
-            |doc: &Document| doc.text.len() + 64,
+            |doc: &Document| batch_weight(&doc.text),
             || (old.featurizer(), new.featurizer()),
             |(old_features, new_features), docs| {
                 let classify = |doc: Document| {
