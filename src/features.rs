@@ -233,9 +233,9 @@ impl EdgeFilter {
         (edge.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
     }
 
-    /// Reads the word holding the edge's bit (see [`warm`]).
-    fn touch(&self, edge: u64) -> u64 {
-        self.bits[self.bit(edge) / 64]
+    /// The word holding the edge's bit, for [`prefetch`].
+    fn word_of(&self, edge: u64) -> &u64 {
+        &self.bits[self.bit(edge) / 64]
     }
 
     /// False when the edge is certainly absent.
@@ -370,12 +370,22 @@ impl FillingIndex {
     }
 }
 
-/// Consumes loads from tables too large for the cache, issued in a tight loop before the lookups that
-/// branch on them (or that do more work per load): the loads overlap, where a lookup loop waits for each
-/// miss in turn. A sentence's words, stem pairs, trie slots and log-probability rows take 5-10% less time
-/// each this way on a large model.
-pub(crate) fn warm(loads: impl Iterator<Item = u64>) {
-    std::hint::black_box(loads.fold(0, |all, word| all ^ word));
+/// Asks the CPU to fetch `places` from tables too large for the cache, in a tight loop before the lookups
+/// that branch on them (or that do more work per place): the misses overlap, where a lookup loop waits for
+/// each in turn. A prefetch, unlike a load, never holds up the instructions after it while its line is on
+/// the way, so all of a sentence's words, stem pairs, trie slots or log-probability rows are fetched at
+/// once (100 MB take 12% less time on one thread with the benchmark model than with plain loads, which made
+/// 5-10% less than no fetching ahead). Other architectures fetch nothing ahead: the lookups are the same.
+pub(crate) fn prefetch<'a, T: 'a>(places: impl Iterator<Item = &'a T>) {
+    #[cfg(target_arch = "x86_64")]
+    for place in places {
+        // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has, and a prefetch never faults, reads
+        // nothing into the program and writes nothing: it only moves a line of a live reference's memory
+        // closer to the core.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((place as *const T).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = places;
 }
 
 /// Calls `emit` with the node of every n-gram of `tokens` whose order is in `min..=max`, in text order,
@@ -468,8 +478,8 @@ impl WordCache {
             self.pending.push((word.span.start as u32, word.span.end as u32, pack(word.text)));
         }
         match shared {
-            Some(shared) => warm(self.pending.iter().map(|&(_, _, packed)| shared.touch(packed))),
-            None => warm(self.pending.iter().map(|&(_, _, packed)| self.words.short.touch(packed))),
+            Some(shared) => prefetch(self.pending.iter().map(|&(_, _, packed)| shared.first_word(packed))),
+            None => prefetch(self.pending.iter().map(|&(_, _, packed)| self.words.short.first_word(packed))),
         }
         for &(start, end, packed) in &self.pending {
             let word = &sentence[start as usize..end as usize];
@@ -785,8 +795,8 @@ impl Featurizer {
         let shared = vocabulary.shared_words(options.stop_words);
         words.encode(sentence, tokenizer, Some(shared), |stem| trie.stem(stem).unwrap_or(UNKNOWN_STEM), tokens);
         let pairs = || tokens.windows(2).map(|pair| edge(pair[0], pair[1]));
-        warm(pairs().map(|pair| edges.touch(pair)));
-        warm(pairs().filter(|&pair| edges.may_contain(pair)).map(|pair| trie.children.touch(pair)));
+        prefetch(pairs().map(|pair| edges.word_of(pair)));
+        prefetch(pairs().filter(|&pair| edges.may_contain(pair)).map(|pair| trie.children.first_word(pair)));
         ids.clear();
         let orders = (options.ngrams.min(), options.ngrams.max());
         let child = |parent, stem| {

@@ -150,10 +150,10 @@ impl<K: FlatKey> FlatMap<K> {
         (!Self::is_free(slot)).then_some(slot[Self::VALUE] as u32)
     }
 
-    /// Reads the first word of `key`'s home slot, to bring it into the cache before a lookup.
+    /// The first word of `key`'s home slot, to [`prefetch`](super::prefetch) before a lookup.
     #[inline]
-    pub fn touch(&self, key: K) -> u64 {
-        self.words[(key.hash() >> self.shift) as usize * K::WORDS]
+    pub fn first_word(&self, key: K) -> &u64 {
+        &self.words[(key.hash() >> self.shift) as usize * K::WORDS]
     }
 
     /// The slot of `key`, claimed for it (the map grown first if need be) when absent, and whether it was.

@@ -58,9 +58,9 @@ impl SharedWords {
         (key.hash() >> self.shift) as usize
     }
 
-    /// Reads the first word of `key`'s home slot, to bring it into the cache before a lookup.
-    pub fn touch(&self, key: u128) -> u64 {
-        self.slot(self.home(key)).0[0].load(Ordering::Relaxed)
+    /// The first word of `key`'s home slot, to [`prefetch`](super::prefetch) before a lookup.
+    pub fn first_word(&self, key: u128) -> &AtomicU64 {
+        &self.slot(self.home(key)).0[0]
     }
 
     /// The code of `key` (a packed word, not 0), if a thread has cached it.

@@ -11,7 +11,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::features::{SparseRow, warm};
+use crate::features::{SparseRow, prefetch};
 use crate::memory::Buffer;
 
 /// `ln P(term | label)` of every feature and label.
@@ -41,7 +41,7 @@ impl LogProbs {
             Self::Coded { labels, codes, values } => {
                 let n = *labels;
                 // The rows of codes are megabytes apart: fetch them all before summing.
-                warm(row.iter().map(|&(feature, _)| u64::from(codes[feature as usize * n])));
+                prefetch(row.iter().map(|&(feature, _)| &codes[feature as usize * n]));
                 for &(feature, value) in row {
                     let codes = &codes[feature as usize * n..][..n];
                     for (label, (o, &code)) in out.iter_mut().zip(codes).enumerate() {
@@ -51,7 +51,7 @@ impl LogProbs {
             }
             Self::Plain { labels, values } => {
                 let n = *labels;
-                warm(row.iter().map(|&(feature, _)| values[feature as usize * n].to_bits()));
+                prefetch(row.iter().map(|&(feature, _)| &values[feature as usize * n]));
                 for &(feature, value) in row {
                     for (o, p) in out.iter_mut().zip(&values[feature as usize * n..][..n]) {
                         *o += value * p;

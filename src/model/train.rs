@@ -24,7 +24,7 @@ use smallvec::SmallVec;
 
 use super::{Counts, MAX_SENTENCES, Model};
 use crate::error::{Error, Result};
-use crate::features::{FlatMap, StrMap, Vocabulary, WordCache, edge, for_each_gram, warm};
+use crate::features::{FlatMap, StrMap, Vocabulary, WordCache, edge, for_each_gram, prefetch};
 use crate::memory::{AtomicWords, Buffer};
 use crate::parallel::{self, Offer};
 use crate::params::{ValidTrainParams, Weighting};
@@ -163,14 +163,9 @@ impl Counting {
         }
     }
 
-    /// The stats of `node` as one word, if it has any yet (see [`warm`]).
-    fn peek(&self, node: u32) -> u64 {
-        let stats = if node & GRAM == 0 {
-            self.stem_stats.get(node as usize)
-        } else {
-            self.gram_stats.get((node & !GRAM) as usize)
-        };
-        stats.map_or(0, |s| u64::from(s.df) << 32 | u64::from(s.slot))
+    /// The stats of `node`, if it has any yet (see [`prefetch`]).
+    fn existing_stats(&self, node: u32) -> Option<&NodeStats> {
+        if node & GRAM == 0 { self.stem_stats.get(node as usize) } else { self.gram_stats.get((node & !GRAM) as usize) }
     }
 
     /// Makes room in the table of n-grams for a batch of `tokens` tokens (each starts at most one n-gram
@@ -209,7 +204,7 @@ impl Counting {
         let mut nodes = std::mem::take(&mut self.nodes);
         nodes.clear();
         // The table of every n-gram seen is hundreds of megabytes: fetch the bigrams' slots together.
-        warm(tokens.windows(2).map(|pair| self.children.touch(edge(pair[0], pair[1]))));
+        prefetch(tokens.windows(2).map(|pair| self.children.first_word(edge(pair[0], pair[1]))));
         for_each_gram(tokens, self.orders, |parent, stem| Some(self.child(parent, stem)), |node| nodes.push(node));
         nodes.sort_unstable();
         self.counted.clear();
@@ -221,7 +216,7 @@ impl Counting {
     fn add(&mut self, l: usize, tokens: &[u32]) {
         self.widen(l + 1);
         self.count_ngrams(tokens);
-        warm(self.counted.iter().map(|&(node, _)| self.peek(node)));
+        prefetch(self.counted.iter().filter_map(|&(node, _)| self.existing_stats(node)));
         for i in 0..self.counted.len() {
             let (node, count) = self.counted[i];
             let weight = self.weighting.apply(count);
