@@ -19,7 +19,7 @@ use std::num::NonZeroUsize;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use narrative::classify::{ClassifyOptions, Format, Numbering, RowFormat, classify_stream};
-use narrative::features::{GramTrie, SharedWords, Vocabulary, WordCache};
+use narrative::features::{GramTrie, SENTENCES_AT_ONCE, SharedWords, Vocabulary, WordCache};
 use narrative::input::{Document, Unit};
 use narrative::model::Model;
 use narrative::model::train::Trainer;
@@ -84,8 +84,16 @@ fn stages(c: &mut Criterion) {
         })
     });
     group.bench_function("vectorise", |b| {
+        // As classification takes sentences: a few at a time (see `Featurizer::features_all`).
         let mut featurizer = model.featurizer();
-        b.iter(|| text.iter().map(|s| featurizer.features(black_box(s), model.vocabulary()).len()).sum::<usize>())
+        let texts: Vec<&str> = text.iter().map(String::as_str).collect();
+        let groups = || texts.chunks(SENTENCES_AT_ONCE);
+        b.iter(|| {
+            let rows = groups().map(|group| {
+                featurizer.features_all(black_box(group), model.vocabulary()).iter().map(Vec::len).sum::<usize>()
+            });
+            rows.sum::<usize>()
+        })
     });
     group.bench_function("predict", |b| {
         let mut featurizer = model.featurizer();

@@ -45,30 +45,8 @@ impl ClassifiedDoc {
     /// Classifies every sentence of `doc`: split into sentences, or, with [`Unit::Sentence`], the whole
     /// text (trimmed) as one sentence. A document with no text has no sentences.
     pub fn new(model: &Classifier, featurizer: &mut Featurizer, doc: Document, unit: Unit) -> Self {
-        Self::reusing(model, featurizer, doc, unit, SmallVec::new())
-    }
-
-    /// [`ClassifiedDoc::new`], with the sentences kept in `storage` (emptied first), whose capacity is
-    /// reused.
-    fn reusing(
-        model: &Classifier,
-        featurizer: &mut Featurizer,
-        doc: Document,
-        unit: Unit,
-        mut storage: SentencePredictions,
-    ) -> Self {
-        storage.clear();
-        let mut predict = |span: Span| (span, model.predict(featurizer, &doc.text[span.start..span.end]));
-        match unit {
-            Unit::Article => storage.extend(sentences::split(&doc.text).into_iter().map(|s| predict(s.span))),
-            Unit::Sentence => {
-                let after_space = doc.text.trim_start();
-                let start = doc.text.len() - after_space.len();
-                let trimmed = after_space.trim_end();
-                storage.extend((!trimmed.is_empty()).then(|| predict(Span::new(start, start + trimmed.len()))));
-            }
-        }
-        Self { doc, sentences: storage }
+        let mut docs = classify_docs(model, featurizer, unit, vec![(doc, SmallVec::new())]);
+        docs.pop().expect("one document in, one out")
     }
 
     /// The sentences as rows numbered from `first`, with spans counted from the start of the source file
@@ -81,6 +59,47 @@ impl ClassifiedDoc {
             prediction,
         })
     }
+}
+
+/// Classifies every sentence of `docs` (see [`ClassifiedDoc::new`]) with one call of
+/// [`Classifier::predict_all`], keeping each document's sentences in the storage that comes with it
+/// (emptied first), whose capacity is reused.
+fn classify_docs(
+    model: &Classifier,
+    featurizer: &mut Featurizer,
+    unit: Unit,
+    docs: Vec<(Document, SentencePredictions)>,
+) -> Vec<ClassifiedDoc> {
+    let mut spans = Vec::new();
+    let mut counts = Vec::with_capacity(docs.len());
+    for (doc, _) in &docs {
+        let before = spans.len();
+        match unit {
+            Unit::Article => spans.extend(sentences::split(&doc.text).into_iter().map(|s| s.span)),
+            Unit::Sentence => {
+                let after_space = doc.text.trim_start();
+                let start = doc.text.len() - after_space.len();
+                let trimmed = after_space.trim_end();
+                spans.extend((!trimmed.is_empty()).then(|| Span::new(start, start + trimmed.len())));
+            }
+        }
+        counts.push(spans.len() - before);
+    }
+    let mut texts = Vec::with_capacity(spans.len());
+    let mut next = spans.iter();
+    for ((doc, _), &count) in docs.iter().zip(&counts) {
+        texts.extend(next.by_ref().take(count).map(|span| &doc.text[span.start..span.end]));
+    }
+    let mut predictions = Vec::with_capacity(texts.len());
+    model.predict_all(featurizer, &texts, &mut predictions);
+    drop(texts);
+    let mut sentences = spans.into_iter().zip(predictions);
+    let classified = docs.into_iter().zip(counts).map(|((doc, mut storage), count)| {
+        storage.clear();
+        storage.extend(sentences.by_ref().take(count));
+        ClassifiedDoc { doc, sentences: storage }
+    });
+    classified.collect()
 }
 
 /// Numbers sentences across the parts of a long text article (see [`Document::part`]), so a 1 GB article
@@ -173,9 +192,8 @@ pub fn classify_stream<E>(
         |featurizer, docs| {
             let Spare { rendered, mut sentences } = spares.try_recv().unwrap_or_default();
             let mut batch = ClassifiedBatch { docs: Vec::with_capacity(docs.len()), rendered };
-            for doc in docs {
-                let storage = sentences.pop().unwrap_or_default();
-                let classified = ClassifiedDoc::reusing(model, featurizer, doc, options.unit, storage);
+            let docs = docs.into_iter().map(|doc| (doc, sentences.pop().unwrap_or_default())).collect();
+            for classified in classify_docs(model, featurizer, options.unit, docs) {
                 if let Some(format) = options.rows {
                     for row in classified.rows(1) {
                         let evidence = options.explain.map(|top| {
@@ -537,8 +555,28 @@ mod tests {
         assert!(used.spilled(), "four sentences outgrow the inline room");
         for unit in [Unit::Article, Unit::Sentence] {
             let short = doc("Islamic State claimed the attack. The toll rose.");
-            let reused = ClassifiedDoc::reusing(&m, &mut f, short.clone(), unit, used.clone());
-            assert_eq!(reused, ClassifiedDoc::new(&m, &mut f, short, unit), "{unit:?}");
+            let reused = classify_docs(&m, &mut f, unit, vec![(short.clone(), used.clone())]);
+            assert_eq!(reused, [ClassifiedDoc::new(&m, &mut f, short, unit)], "{unit:?}");
+        }
+    }
+
+    #[test]
+    fn documents_classified_together_are_classified_as_one_by_one() {
+        let m = model();
+        let mut f = m.featurizer();
+        let texts = [
+            "Islamic State claimed the attack. The toll rose.",
+            "",
+            "Kyiv denied it.  Moscow blamed Kyiv and the West. Iran warned Moscow.",
+            " \n ",
+            "The US warned of an imminent attack. Putin dismissed the warning as blackmail. Gunmen opened fire.",
+            "ISIS-K. Kyiv. Kyiv. Kyiv. Kyiv. Kyiv. Kyiv. Kyiv. Kyiv. Kyiv.",
+        ];
+        for unit in [Unit::Article, Unit::Sentence] {
+            let docs = texts.iter().map(|&t| (doc(t), SmallVec::new())).collect();
+            let together = classify_docs(&m, &mut f, unit, docs);
+            let alone: Vec<_> = texts.iter().map(|&t| ClassifiedDoc::new(&m, &mut f, doc(t), unit)).collect();
+            assert_eq!(together, alone, "{unit:?}");
         }
     }
 

@@ -105,7 +105,10 @@ pub fn evaluate(model: &Classifier, examples: &[Example], threads: NonZeroUsize)
         |e| batch_weight(&e.text),
         || model.featurizer(),
         |featurizer, batch: Vec<&Example>| {
-            batch.iter().map(|e| index(&model.labels()[model.predict(featurizer, &e.text).label])).collect::<Vec<_>>()
+            let texts: Vec<&str> = batch.iter().map(|e| e.text.as_str()).collect();
+            let mut predictions = Vec::with_capacity(texts.len());
+            model.predict_all(featurizer, &texts, &mut predictions);
+            predictions.iter().map(|p| index(&model.labels()[p.label])).collect::<Vec<_>>()
         },
         |batch| {
             predicted.extend(batch);
@@ -162,11 +165,14 @@ pub fn cross_validate(
         }
         let majority = (0..labels.len()).rev().max_by_key(|&l| label_counts[l]).expect("labels are not empty");
         let model = Model::train(train(), params)?;
-        let mut featurizer = model.featurizer();
-        let predicted = (examples.iter().zip(&folds).enumerate())
+        let (held_out, texts): (Vec<usize>, Vec<&str>) = (examples.iter().zip(&folds).enumerate())
             .filter(|&(_, (_, &f))| f == fold)
-            .map(|(i, (e, _))| (i, index(&model.labels()[model.predict(&mut featurizer, &e.text).label])))
-            .collect();
+            .map(|(i, (e, _))| (i, e.text.as_str()))
+            .unzip();
+        let mut predictions = Vec::with_capacity(texts.len());
+        model.predict_all(&mut model.featurizer(), &texts, &mut predictions);
+        let predicted =
+            held_out.into_iter().zip(predictions).map(|(i, p)| (i, index(&model.labels()[p.label]))).collect();
         fold_done();
         Ok(FoldRun { majority, predicted })
     });

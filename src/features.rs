@@ -37,6 +37,11 @@ pub const STOP_WORD: u32 = u32::MAX;
 /// Word code of a stem that no n-gram of the vocabulary contains: it breaks n-grams.
 pub const UNKNOWN_STEM: u32 = u32::MAX - 1;
 
+/// Sentences worth taking through each stage of featurizing together (see [`Featurizer::features_all`]):
+/// enough for their cache misses to overlap, few enough for the lines they fetch to stay in the cache. 8
+/// and 16 measured alike.
+pub const SENTENCES_AT_ONCE: usize = 8;
+
 /// The most nodes a trie can hold (ids above are the word codes).
 pub const MAX_NODES: usize = (u32::MAX - 1) as usize;
 
@@ -429,8 +434,10 @@ pub struct WordCache {
     words: StrMap,
     limit: usize,
     owner: u64,
-    /// The current sentence's words: start, end and packed form.
+    /// The current sentences' words: start, end and packed form.
     pending: Vec<(u32, u32, u128)>,
+    /// Where each current sentence's words end in `pending`, then where its codes end in the output.
+    ends: Vec<usize>,
 }
 
 impl Default for WordCache {
@@ -446,7 +453,7 @@ impl WordCache {
 
     /// A cache of at most `limit` words.
     pub fn bounded(limit: usize) -> Self {
-        Self { words: StrMap::default(), limit, owner: 0, pending: Vec::new() }
+        Self { words: StrMap::default(), limit, owner: 0, pending: Vec::new(), ends: Vec::new() }
     }
 
     /// A cache that keeps every word: for training, whose memory follows the vocabulary anyway.
@@ -470,32 +477,58 @@ impl WordCache {
         sentence: &str,
         tokenizer: &Tokenizer,
         shared: Option<&SharedWords>,
+        resolve: impl FnMut(&str) -> u32,
+        out: &mut Vec<u32>,
+    ) {
+        self.encode_all(&[sentence], tokenizer, shared, resolve, out);
+    }
+
+    /// [`WordCache::encode`] for each of `sentences` in turn, with the cache slots of all their words
+    /// fetched at once; [`WordCache::ends`] then tells where each sentence's codes end in `out`.
+    pub fn encode_all(
+        &mut self,
+        sentences: &[&str],
+        tokenizer: &Tokenizer,
+        shared: Option<&SharedWords>,
         mut resolve: impl FnMut(&str) -> u32,
         out: &mut Vec<u32>,
     ) {
-        self.pending.clear();
-        for word in words(sentence) {
-            self.pending.push((word.span.start as u32, word.span.end as u32, pack(word.text)));
+        let Self { words: cache, limit, pending, ends, .. } = self;
+        pending.clear();
+        ends.clear();
+        for sentence in sentences {
+            pending.extend(words(sentence).map(|w| (w.span.start as u32, w.span.end as u32, pack(w.text))));
+            ends.push(pending.len());
         }
         match shared {
-            Some(shared) => prefetch(self.pending.iter().map(|&(_, _, packed)| shared.first_word(packed))),
-            None => prefetch(self.pending.iter().map(|&(_, _, packed)| self.words.short.first_word(packed))),
+            Some(shared) => prefetch(pending.iter().map(|&(_, _, packed)| shared.first_word(packed))),
+            None => prefetch(pending.iter().map(|&(_, _, packed)| cache.short.first_word(packed))),
         }
-        for &(start, end, packed) in &self.pending {
-            let word = &sentence[start as usize..end as usize];
-            let shared = shared.filter(|_| packed != LONG);
-            let cached = shared.and_then(|shared| shared.get(packed)).or_else(|| self.words.get_packed(packed, word));
-            let code = cached.unwrap_or_else(|| {
-                let code = tokenizer.stem(word).map_or(STOP_WORD, |stem| resolve(&stem));
-                if !shared.is_some_and(|shared| shared.insert(packed, code)) {
-                    Self::keep(&mut self.words, self.limit, packed, word, code);
+        let mut first = 0;
+        for (sentence, end) in sentences.iter().zip(ends.iter_mut()) {
+            for &(start, stop, packed) in &pending[first..*end] {
+                let word = &sentence[start as usize..stop as usize];
+                let shared = shared.filter(|_| packed != LONG);
+                let cached = shared.and_then(|shared| shared.get(packed)).or_else(|| cache.get_packed(packed, word));
+                let code = cached.unwrap_or_else(|| {
+                    let code = tokenizer.stem(word).map_or(STOP_WORD, |stem| resolve(&stem));
+                    if !shared.is_some_and(|shared| shared.insert(packed, code)) {
+                        Self::keep(cache, *limit, packed, word, code);
+                    }
+                    code
+                });
+                if code != STOP_WORD {
+                    out.push(code);
                 }
-                code
-            });
-            if code != STOP_WORD {
-                out.push(code);
             }
+            first = *end;
+            *end = out.len();
         }
+    }
+
+    /// Where the codes of each sentence of the last [`WordCache::encode_all`] end in its `out`.
+    pub fn ends(&self) -> &[usize] {
+        &self.ends
     }
 
     /// Caches the code of `word` (packed as `packed`) in `words`, which holds up to `limit` words and
@@ -764,7 +797,8 @@ pub struct Featurizer {
     words: WordCache,
     tokens: Vec<u32>,
     ids: Vec<u32>,
-    row: SparseRow,
+    /// The rows of the last sentences featurized.
+    rows: Vec<SparseRow>,
 }
 
 impl Featurizer {
@@ -776,7 +810,7 @@ impl Featurizer {
             words: WordCache::default(),
             tokens: Vec::new(),
             ids: Vec::new(),
-            row: SparseRow::new(),
+            rows: Vec::new(),
         }
     }
 
@@ -788,24 +822,38 @@ impl Featurizer {
     /// The sparse row of `sentence` over `vocabulary`, in a buffer reused by the next call; n-grams outside
     /// the vocabulary are ignored.
     pub fn features(&mut self, sentence: &str, vocabulary: &Vocabulary) -> &SparseRow {
-        let Self { options, tokenizer, words, tokens, ids, row } = self;
+        &self.features_all(&[sentence], vocabulary)[0]
+    }
+
+    /// The sparse rows of `sentences` over `vocabulary` (see [`Featurizer::features`]), in buffers reused by
+    /// the next call. Each stage is done for all the sentences before the next stage, so the cache misses of
+    /// a few sentences' lookups overlap where one sentence's alone would each wait in turn.
+    pub fn features_all(&mut self, sentences: &[&str], vocabulary: &Vocabulary) -> &[SparseRow] {
+        let Self { options, tokenizer, words, tokens, ids, rows } = self;
         words.serve(vocabulary.identity);
         tokens.clear();
         let TermIndex { trie, edges } = &vocabulary.index;
         let shared = vocabulary.shared_words(options.stop_words);
-        words.encode(sentence, tokenizer, Some(shared), |stem| trie.stem(stem).unwrap_or(UNKNOWN_STEM), tokens);
-        let pairs = || tokens.windows(2).map(|pair| edge(pair[0], pair[1]));
+        words.encode_all(sentences, tokenizer, Some(shared), |stem| trie.stem(stem).unwrap_or(UNKNOWN_STEM), tokens);
+        let starts = std::iter::once(0).chain(words.ends().iter().copied());
+        let each = || starts.clone().zip(words.ends()).map(|(start, &end)| &tokens[start..end]);
+        let pairs = || each().flat_map(|tokens| tokens.windows(2).map(|pair| edge(pair[0], pair[1])));
         prefetch(pairs().map(|pair| edges.word_of(pair)));
         prefetch(pairs().filter(|&pair| edges.may_contain(pair)).map(|pair| trie.children.first_word(pair)));
-        ids.clear();
         let orders = (options.ngrams.min(), options.ngrams.max());
         let child = |parent, stem| {
             let known = edges.may_contain(edge(parent, stem));
             known.then(|| trie.child(parent, stem)).flatten()
         };
-        for_each_gram(tokens, orders, child, |node| ids.extend(vocabulary.feature(node)));
-        counted_row(ids, options.weighting, row);
-        row
+        if rows.len() < sentences.len() {
+            rows.resize_with(sentences.len(), SparseRow::new);
+        }
+        for (tokens, row) in each().zip(rows.iter_mut()) {
+            ids.clear();
+            for_each_gram(tokens, orders, child, |node| ids.extend(vocabulary.feature(node)));
+            counted_row(ids, options.weighting, row);
+        }
+        &rows[..sentences.len()]
     }
 
     /// The sparse row of `sentence` over `vocabulary`.

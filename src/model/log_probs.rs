@@ -35,13 +35,24 @@ impl LogProbs {
         }
     }
 
+    /// Fetches what [`LogProbs::add_row`] reads for `row` (see [`prefetch`]): the rows are megabytes apart.
+    pub(crate) fn prefetch(&self, row: &SparseRow) {
+        match self {
+            Self::Coded { labels, codes, .. } => {
+                prefetch(row.iter().map(|&(feature, _)| &codes[feature as usize * labels]))
+            }
+            Self::Plain { labels, values } => {
+                prefetch(row.iter().map(|&(feature, _)| &values[feature as usize * labels]))
+            }
+        }
+    }
+
     /// Adds `value × ln P(term | label)` of every `(feature, value)` of `row` to `out[label]`.
     pub(crate) fn add_row(&self, row: &SparseRow, out: &mut [f64]) {
+        self.prefetch(row);
         match self {
             Self::Coded { labels, codes, values } => {
                 let n = *labels;
-                // The rows of codes are megabytes apart: fetch them all before summing.
-                prefetch(row.iter().map(|&(feature, _)| &codes[feature as usize * n]));
                 for &(feature, value) in row {
                     let codes = &codes[feature as usize * n..][..n];
                     for (label, (o, &code)) in out.iter_mut().zip(codes).enumerate() {
@@ -51,7 +62,6 @@ impl LogProbs {
             }
             Self::Plain { labels, values } => {
                 let n = *labels;
-                prefetch(row.iter().map(|&(feature, _)| &values[feature as usize * n]));
                 for &(feature, value) in row {
                     for (o, p) in out.iter_mut().zip(&values[feature as usize * n..][..n]) {
                         *o += value * p;

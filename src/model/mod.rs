@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 
 use crate::data::{Example, FileDigest};
 use crate::error::{Error, Result};
-use crate::features::{Featurizer, SparseRow, Vocabulary};
+use crate::features::{Featurizer, SENTENCES_AT_ONCE, SparseRow, Vocabulary};
 use crate::memory::Buffer;
 use crate::params::ValidTrainParams;
 use log_probs::{LnStore, LogProbs};
@@ -356,6 +356,17 @@ impl Classifier {
         Prediction { label, probabilities }
     }
 
+    /// The posteriors of every label for each of `sentences`, appended to `out` in order: the same as
+    /// [`Classifier::predict`] on each, but faster on a large model, as a few sentences at a time go
+    /// through each stage together (see [`Featurizer::features_all`]).
+    pub fn predict_all(&self, featurizer: &mut Featurizer, sentences: &[&str], out: &mut Vec<Prediction>) {
+        for group in sentences.chunks(SENTENCES_AT_ONCE) {
+            let rows = featurizer.features_all(group, &self.vocabulary);
+            rows.iter().for_each(|row| self.feature_log_prob.prefetch(row));
+            out.extend(rows.iter().map(|row| self.predict_row(row)));
+        }
+    }
+
     /// Posteriors of every label for one sentence.
     pub fn predict(&self, featurizer: &mut Featurizer, sentence: &str) -> Prediction {
         self.predict_row(featurizer.features(sentence, &self.vocabulary))
@@ -564,6 +575,27 @@ mod tests {
         assert_eq!(model.labels()[p.label], "blame");
         assert_eq!(p.probabilities.len(), 3);
         assert!((p.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sentences_predicted_together_are_predicted_as_one_by_one() {
+        let examples = [
+            example("Islamic State claimed responsibility for the attack", "isis"),
+            example("The Islamic State group claimed the massacre", "isis"),
+            example("Kyiv denied any involvement in the attack", "blame"),
+            example("Moscow accused Kyiv of organising the massacre", "blame"),
+            example("The death toll rose to 140", "other"),
+        ];
+        let model = Model::train(&examples, &TrainParams::default().check().unwrap()).unwrap();
+        let mut sentences: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+        // More than one group, with empty, unknown, repeated and stop-word-only sentences between.
+        sentences.extend(["", "Kyiv Kyiv Kyiv", "the of and", "Zaporizhzhia unheard-of words", "claimed the attack"]);
+        sentences.extend(sentences.clone().iter().rev());
+        assert!(sentences.len() > 2 * SENTENCES_AT_ONCE);
+        let mut together = Vec::new();
+        model.predict_all(&mut model.featurizer(), &sentences, &mut together);
+        let alone: Vec<_> = sentences.iter().map(|s| model.predict(&mut model.featurizer(), s)).collect();
+        assert_eq!(together, alone);
     }
 
     #[test]
