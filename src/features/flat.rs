@@ -150,7 +150,7 @@ impl<K: FlatKey> FlatMap<K> {
         (!Self::is_free(slot)).then_some(slot[Self::VALUE] as u32)
     }
 
-    /// The first word of `key`'s home slot, to [`prefetch`](super::prefetch) before a lookup.
+    /// The first word of `key`'s home slot, to fetch ahead of a lookup.
     #[inline]
     pub fn first_word(&self, key: K) -> &u64 {
         &self.words[(key.hash() >> self.shift) as usize * K::WORDS]

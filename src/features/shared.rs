@@ -58,7 +58,7 @@ impl SharedWords {
         (key.hash() >> self.shift) as usize
     }
 
-    /// The first word of `key`'s home slot, to [`prefetch`](super::prefetch) before a lookup.
+    /// The first word of `key`'s home slot, to fetch ahead of a lookup.
     pub fn first_word(&self, key: u128) -> &AtomicU64 {
         &self.slot(self.home(key)).0[0]
     }
