@@ -558,16 +558,20 @@ mod tests {
         Example { text: text.into(), label: label.into(), ..Example::default() }
     }
 
-    #[test]
-    fn trains_on_text_and_predicts_string_labels() {
-        let examples = [
+    /// Five labelled sentences, three labels.
+    fn five_examples() -> [Example; 5] {
+        [
             example("Islamic State claimed responsibility for the attack", "isis"),
             example("The Islamic State group claimed the massacre", "isis"),
             example("Kyiv denied any involvement in the attack", "blame"),
             example("Moscow accused Kyiv of organising the massacre", "blame"),
             example("The death toll rose to 140", "other"),
-        ];
-        let model = Model::train(&examples, &TrainParams::default().check().unwrap()).unwrap();
+        ]
+    }
+
+    #[test]
+    fn trains_on_text_and_predicts_string_labels() {
+        let model = Model::train(&five_examples(), &TrainParams::default().check().unwrap()).unwrap();
         assert_eq!(model.labels(), ["blame", "isis", "other"]);
         assert_eq!(model.class_count(), [2, 2, 1]);
         let mut f = model.featurizer();
@@ -579,13 +583,7 @@ mod tests {
 
     #[test]
     fn sentences_predicted_together_are_predicted_as_one_by_one() {
-        let examples = [
-            example("Islamic State claimed responsibility for the attack", "isis"),
-            example("The Islamic State group claimed the massacre", "isis"),
-            example("Kyiv denied any involvement in the attack", "blame"),
-            example("Moscow accused Kyiv of organising the massacre", "blame"),
-            example("The death toll rose to 140", "other"),
-        ];
+        let examples = five_examples();
         let model = Model::train(&examples, &TrainParams::default().check().unwrap()).unwrap();
         let mut sentences: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
         // More than one group, with empty, unknown, repeated and stop-word-only sentences between.
