@@ -378,9 +378,10 @@ impl FillingIndex {
 /// Asks the CPU to fetch `places` from tables too large for the cache, in a tight loop before the lookups
 /// that branch on them (or that do more work per place): the misses overlap, where a lookup loop waits for
 /// each in turn. A prefetch, unlike a load, never holds up the instructions after it while its line is on
-/// the way, so all of a sentence's words, stem pairs, trie slots or log-probability rows are fetched at
-/// once (100 MB take 12% less time on one thread with the benchmark model than with plain loads, which made
-/// 5-10% less than no fetching ahead). Other architectures fetch nothing ahead: the lookups are the same.
+/// the way, so all the words, stem pairs, trie slots or log-probability rows of a few sentences are fetched
+/// at once (100 MB take 12% less time on one thread with the benchmark model than with plain loads, which
+/// made 5-10% less than no fetching ahead). Other architectures fetch nothing ahead: the lookups are the
+/// same.
 pub(crate) fn prefetch<'a, T: 'a>(places: impl Iterator<Item = &'a T>) {
     #[cfg(target_arch = "x86_64")]
     for place in places {
