@@ -45,8 +45,14 @@ impl ClassifiedDoc {
     /// Classifies every sentence of `doc`: split into sentences, or, with [`Unit::Sentence`], the whole
     /// text (trimmed) as one sentence. A document with no text has no sentences.
     pub fn new(model: &Classifier, featurizer: &mut Featurizer, doc: Document, unit: Unit) -> Self {
-        let mut docs = classify_docs(model, featurizer, unit, vec![(doc, SmallVec::new())]);
-        docs.pop().expect("one document in, one out")
+        Self::all(model, featurizer, vec![doc], unit).pop().expect("one document in, one out")
+    }
+
+    /// [`ClassifiedDoc::new`] for each of `docs`, in order, their sentences classified a few at a time
+    /// across documents (see [`Classifier::predict_all`]), which is faster than one document at a time
+    /// when documents are single sentences.
+    pub fn all(model: &Classifier, featurizer: &mut Featurizer, docs: Vec<Document>, unit: Unit) -> Vec<Self> {
+        classify_docs(model, featurizer, unit, docs.into_iter().map(|doc| (doc, SmallVec::new())).collect())
     }
 
     /// The sentences as rows numbered from `first`, with spans counted from the start of the source file
@@ -573,8 +579,7 @@ mod tests {
             "ISIS-K. Kyiv. Kyiv. Kyiv. Kyiv. Kyiv. Kyiv. Kyiv. Kyiv. Kyiv.",
         ];
         for unit in [Unit::Article, Unit::Sentence] {
-            let docs = texts.iter().map(|&t| (doc(t), SmallVec::new())).collect();
-            let together = classify_docs(&m, &mut f, unit, docs);
+            let together = ClassifiedDoc::all(&m, &mut f, texts.iter().map(|&t| doc(t)).collect(), unit);
             let alone: Vec<_> = texts.iter().map(|&t| ClassifiedDoc::new(&m, &mut f, doc(t), unit)).collect();
             assert_eq!(together, alone, "{unit:?}");
         }

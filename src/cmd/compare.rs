@@ -92,13 +92,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             BATCHING,
             |doc: &Document| batch_weight(&doc.text),
             || (old.featurizer(), new.featurizer()),
-            |(old_features, new_features), docs| {
-                let classify = |doc: Document| {
-                    let before = ClassifiedDoc::new(&old, old_features, doc, args.unit);
-                    let after = ClassifiedDoc::new(&new, new_features, before.doc.clone(), args.unit);
-                    (before, after)
-                };
-                docs.into_iter().map(classify).collect::<Vec<_>>()
+            |(old_features, new_features), docs: Vec<Document>| {
+                let after = ClassifiedDoc::all(&new, new_features, docs.clone(), args.unit);
+                let before = ClassifiedDoc::all(&old, old_features, docs, args.unit);
+                before.into_iter().zip(after).collect::<Vec<_>>()
             },
             |pairs| {
                 for (before, after) in pairs {
