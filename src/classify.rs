@@ -76,7 +76,7 @@ fn classify_docs(
     unit: Unit,
     docs: Vec<(Document, SentencePredictions)>,
 ) -> Vec<ClassifiedDoc> {
-    let mut spans = Vec::new();
+    let (mut spans, mut texts) = (Vec::new(), Vec::new());
     let mut counts = Vec::with_capacity(docs.len());
     for (doc, _) in &docs {
         let before = spans.len();
@@ -89,12 +89,8 @@ fn classify_docs(
                 spans.extend((!trimmed.is_empty()).then(|| Span::new(start, start + trimmed.len())));
             }
         }
+        texts.extend(spans[before..].iter().map(|span| &doc.text[span.start..span.end]));
         counts.push(spans.len() - before);
-    }
-    let mut texts = Vec::with_capacity(spans.len());
-    let mut next = spans.iter();
-    for ((doc, _), &count) in docs.iter().zip(&counts) {
-        texts.extend(next.by_ref().take(count).map(|span| &doc.text[span.start..span.end]));
     }
     let mut predictions = Vec::with_capacity(texts.len());
     model.predict_all(featurizer, &texts, &mut predictions);
