@@ -10,6 +10,8 @@ Subcommands (run with the venv's python; `benches/compare` calls them under /usr
   fasttext-train --data train.ft --out M.bin       fasttext.train_supervised(wordNgrams=2), else defaults
   fasttext-classify --model M.bin --input X.txt --out Y.csv
   agreement --truth L --reference A.csv OTHER.csv...   label agreement and accuracy (sanity check)
+  arithmetic --out R.txt                           integer arithmetic alone (no input; what it works on
+                                                   fits in a core's cache): how the machine scales N of it
   table --results R.tsv --machine M.txt            the markdown table
 
 Classification reads the input one line = one sentence, in chunks of CHUNK lines so memory stays bounded,
@@ -158,6 +160,16 @@ def imports(args):
         import fasttext  # noqa: F401
 
 
+def arithmetic(args):
+    """A loop of integer arithmetic and nothing else (no input, nothing beyond the interpreter's own memory), its
+    result written to `--out` so that the work cannot be skipped: N of these at once against one show what
+    the machine gives N workers that share neither data nor caches."""
+    x = 0
+    for i in range(args.steps):
+        x = (x * 31 + i) & 0xFFFFFFFF
+    Path(args.out).write_text(f"{x}\n", encoding="utf-8")
+
+
 def labels_of(path):
     """The `label` column of a CSV, in row order."""
     with open(path, encoding="utf-8", newline="") as f:
@@ -204,7 +216,8 @@ def table(args):
     tasks = ["startup", "train", "classify"]
     tools = ["scikit-learn", "fastText"]
     rows.sort(key=lambda r: (tasks.index(r[0]), sizes.index(r[1]), tools.index(r[2]) if r[2] in tools else 2,
-                             r[2].endswith("processes"), int(r[2].split(", ")[1].split()[0]) if ", " in r[2] else 0))
+                             r[2].startswith("arithmetic"), r[2].endswith("processes"),
+                             int(r[2].split(", ")[1].split()[0]) if ", " in r[2] else 0))
     print("| task | input | tool | sentences | MB | seconds | runs | fastest–slowest | sentences/s | MB/s "
           "| peak RSS MB | CPU | narrative × scikit-learn | narrative × fastText | × 1 thread (run by run) |")
     print("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
@@ -214,14 +227,17 @@ def table(args):
         mine = each.get((task, size, tool), {})
         ratios = []
         # The anchors' ratios to one decimal; the thread scaling (the target is 1.8) to two. Runs at once
-        # are the machine's measure, not a way to run narrative: no anchors' ratios.
-        for name, digits in (("scikit-learn", 1), ("fastText", 1), ("narrative, 1 thread", 2)):
-            ours = task != "startup" and tool.startswith("narrative") and tool != name
-            ours = ours and (name.startswith("narrative") or not tool.endswith("processes"))
+        # are the machine's measure, not a way to run narrative: no anchors' ratios. The arithmetic loops
+        # (sentences and MB are narrative's, a count of their work only) are compared with one loop alone.
+        arithmetic = tool.startswith("arithmetic")
+        one = "arithmetic, 1 process" if arithmetic else "narrative, 1 thread"
+        for name, digits in (("scikit-learn", 1), ("fastText", 1), (one, 2)):
+            ours = task != "startup" and tool.startswith(("narrative", "arithmetic")) and tool != name
+            ours = ours and (name == one or tool.startswith("narrative") and not tool.endswith("processes"))
             ratios.append(f"{speeds[tool] / speeds[name]:.{digits}f}×" if ours and name in speeds else "")
         # The runs of one and N threads took turns: the ratio of each pair shows how far one run can stray.
-        single = each.get((task, size, "narrative, 1 thread"), {})
-        base = next((r[3] for r in rows if r[:3] == (task, size, "narrative, 1 thread")), 0)
+        single = each.get((task, size, one), {})
+        base = next((r[3] for r in rows if r[:3] == (task, size, one)), 0)
         work = sentences / base if base else 1
         paired = sorted(work * single[run] / mine[run] for run in mine.keys() & single.keys())
         if ratios[2] and paired:
@@ -230,6 +246,10 @@ def table(args):
         spread = f"{min(mine.values()):.3f}–{max(mine.values()):.3f}" if mine else ""
         if task == "startup":
             print(f"| {task} | {size} | {tool} | | | {time} | {runs} | {spread} | | | {rss / 1024:,.0f} | {cpu} | | | |")
+            continue
+        if arithmetic:
+            print(f"| {task} | {size} | {tool} | | | {time} | {runs} | {spread} | | | {rss / 1024:,.0f} | {cpu} "
+                  f"| | | {ratios[2]} |")
             continue
         mb = nbytes / 1e6
         print(f"| {task} | {size} | {tool} | {sentences:,} | {mb:,.1f} | {time} | {runs} | {spread} "
@@ -258,6 +278,10 @@ def main():
     p.add_argument("--reference", required=True)
     p.add_argument("outputs", nargs="*")
     p.set_defaults(run=agreement)
+    p = sub.add_parser("arithmetic")
+    p.add_argument("--out", required=True)
+    p.add_argument("--steps", type=int, default=8_000_000)
+    p.set_defaults(run=arithmetic)
     p = sub.add_parser("table")
     p.add_argument("--results", required=True)
     p.add_argument("--runs", help="runs.tsv: every run's seconds")
