@@ -161,9 +161,9 @@ def imports(args):
 
 
 def arithmetic(args):
-    """A loop of integer arithmetic and nothing else (no input, nothing beyond the interpreter's own memory), its
-    result written to `--out` so that the work cannot be skipped: N of these at once against one show what
-    the machine gives N workers that share neither data nor caches."""
+    """A loop of integer arithmetic and nothing else (no input, nothing beyond the interpreter's own
+    memory), its result written to `--out` so that the work cannot be skipped: N of these at once against
+    one show what the machine gives N workers that share neither data nor caches."""
     x = 0
     for i in range(args.steps):
         x = (x * 31 + i) & 0xFFFFFFFF
@@ -244,10 +244,8 @@ def table(args):
             ratios[2] += f" ({paired[0]:.2f}–{paired[-1]:.2f})"
         time = f"{seconds:.3f}" if seconds < 10 else f"{seconds:.2f}"
         spread = f"{min(mine.values()):.3f}–{max(mine.values()):.3f}" if mine else ""
-        if task == "startup":
-            print(f"| {task} | {size} | {tool} | | | {time} | {runs} | {spread} | | | {rss / 1024:,.0f} | {cpu} | | | |")
-            continue
-        if arithmetic:
+        # Rows of no sentences: start-up, and the arithmetic (with its ratio to one loop alone).
+        if task == "startup" or arithmetic:
             print(f"| {task} | {size} | {tool} | | | {time} | {runs} | {spread} | | | {rss / 1024:,.0f} | {cpu} "
                   f"| | | {ratios[2]} |")
             continue
