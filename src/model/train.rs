@@ -376,26 +376,43 @@ impl KeptTrie {
     /// The trie of the `kept` n-grams (ids are places in `kept`), from the counting's (`up`: the edge to
     /// each n-gram of two or more stems, by id; `stems`: the number of stems counted). `None` when a kept
     /// n-gram's parent or last stem was not kept, as when unigrams are not counted.
-    fn of(kept: &[Kept], up: &[u64], stems: usize) -> Option<Self> {
-        // Ids plus one by node (zero: not kept).
-        let (mut stem_ids, mut gram_ids) = (Buffer::<u32>::zeroed(stems), Buffer::<u32>::zeroed(up.len()));
+    ///
+    /// A kept n-gram's id is written over its edge in `up` once the edge is read: a table of ids by
+    /// n-gram would be 64 MB of fresh pages for the 1M-sentence corpus, and this VM hands those over at
+    /// about 1 GB/s, which made this the longer of the two tasks that finish side by side.
+    fn of(kept: &[Kept], mut up: Buffer<u64>, stems: usize) -> Option<Self> {
+        let mut stem_ids = Buffer::<u32>::zeroed(stems);
+        let mut edges = Vec::new();
         for (id, k) in kept.iter().enumerate() {
-            let ids = if k.node & GRAM == 0 { &mut stem_ids } else { &mut gram_ids };
-            ids[(k.node & !GRAM) as usize] = id as u32 + 1;
+            let node = (k.node & !GRAM) as usize;
+            if k.node & GRAM == 0 {
+                stem_ids[node] = id as u32 + 1;
+            } else {
+                edges.push((up[node], id as u32));
+            }
+        }
+        for (id, k) in kept.iter().enumerate().filter(|(_, k)| k.node & GRAM != 0) {
+            up[(k.node & !GRAM) as usize] = KEPT_ID | id as u64;
         }
         let id = |node: u32| {
-            let ids = if node & GRAM == 0 { &stem_ids } else { &gram_ids };
-            ids.get((node & !GRAM) as usize)?.checked_sub(1)
+            if node & GRAM == 0 {
+                stem_ids.get(node as usize)?.checked_sub(1)
+            } else {
+                let word = *up.get((node & !GRAM) as usize)?;
+                (word & KEPT_ID != 0).then_some((word & !KEPT_ID) as u32)
+            }
         };
+        for (edge_up, _) in &mut edges {
+            *edge_up = edge(id((*edge_up >> 32) as u32)?, id(*edge_up as u32)?);
+        }
         let kept_stems = (kept.iter().enumerate().filter(|(_, k)| k.node & GRAM == 0)).map(|(i, _)| i as u32);
-        let grams = kept.iter().enumerate().filter(|(_, k)| k.node & GRAM != 0);
-        let edges = grams.map(|(i, k)| {
-            let up = up[(k.node & !GRAM) as usize];
-            Some((edge(id((up >> 32) as u32)?, id(up as u32)?), i as u32))
-        });
-        Some(Self { stems: kept_stems.collect(), edges: edges.collect::<Option<_>>()? })
+        Some(Self { stems: kept_stems.collect(), edges })
     }
 }
+
+/// Marks a word of the counting's `up` that holds a kept n-gram's id in place of its edge: an edge's low
+/// half is a stem's id, which never has this bit ([`GRAM`]).
+const KEPT_ID: u64 = GRAM as u64;
 
 /// What the counting stage does with a sentence.
 #[derive(Debug, Clone, Copy)]
@@ -700,11 +717,8 @@ impl Trainer {
         let (vocabulary, feature_count) = parallel::side_by_side(
             threads,
             // The kept n-grams' trie is the counting's, renumbered: no name need be read again.
-            || match KeptTrie::of(kept, &up, stems) {
-                Some(trie) => {
-                    drop(up);
-                    Vocabulary::from_sorted_edges(names, &trie.stems, &trie.edges, threads)
-                }
+            || match KeptTrie::of(kept, up, stems) {
+                Some(trie) => Vocabulary::from_sorted_edges(names, &trie.stems, &trie.edges, threads),
                 None => Vocabulary::from_sorted(names, threads),
             },
             move || counting.columns(kept, &label_ids),
