@@ -99,17 +99,16 @@ impl Model {
         let mut payload = std::io::BufWriter::with_capacity(CHUNK, Hashed { out, hasher: blake3::Hasher::new() });
         payload.write_all(&(header.len() as u64).to_le_bytes())?;
         payload.write_all(&header)?;
-        for &(parent, stem) in &children {
-            payload.write_all(&(u64::from(stem) << 32 | u64::from(parent)).to_le_bytes())?;
-        }
+        let edges = children.iter().map(|&(parent, stem)| (u64::from(stem) << 32 | u64::from(parent)).to_le_bytes());
+        write_in_blocks(&mut payload, edges)?;
         match coded {
             Some(CodedCounts { values, codes }) => {
-                values.iter().try_for_each(|value| payload.write_all(&value.to_le_bytes()))?;
-                codes.iter().try_for_each(|code| payload.write_all(&code.to_le_bytes()))?;
+                write_in_blocks(&mut payload, values.iter().map(|value| value.to_le_bytes()))?;
+                write_in_blocks(&mut payload, codes.iter().map(|code| code.to_le_bytes()))?;
             }
             None => {
-                let mut counts = self.feature_count().iter().flat_map(|counts| counts.iter());
-                counts.try_for_each(|count| payload.write_all(&count.to_le_bytes()))?;
+                let counts = self.feature_count().iter().flat_map(|counts| counts.iter());
+                write_in_blocks(&mut payload, counts.map(|count| count.to_le_bytes()))?;
             }
         }
         let Hashed { out, hasher } = payload.into_inner().map_err(std::io::IntoInnerError::into_error)?;
@@ -208,6 +207,22 @@ impl<W: Write + ?Sized> Write for Hashed<'_, W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
+}
+
+/// Writes `items` (each a value's bytes) to `out` a block at a time: a `write_all` per 2-byte code took a
+/// third of the time to write the benchmark model's 27 MB (12 of 35 ms, with the hashing).
+fn write_in_blocks<const N: usize>(out: &mut impl Write, items: impl Iterator<Item = [u8; N]>) -> std::io::Result<()> {
+    let mut block = [0; 1 << 14];
+    let mut len = 0;
+    for item in items {
+        if len + N > block.len() {
+            out.write_all(&block[..len])?;
+            len = 0;
+        }
+        block[len..len + N].copy_from_slice(&item);
+        len += N;
+    }
+    out.write_all(&block[..len])
 }
 
 /// A model's counts as 2-byte codes into a table of their distinct values, label by label: the counts
