@@ -62,7 +62,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let counts = super::label_counts(&model);
     super::warn_small_labels(&counts);
     model.set_lineage(Lineage { parent: None, data: summary.files });
-    model.save(&args.out)?;
+    model.save(&args.out, args.threads.get())?;
 
     let mut out = std::io::stdout().lock();
     writeln!(

@@ -74,7 +74,7 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<()> {
     model.set_lineage(Lineage { parent: Some(parent), data: files });
     let counts = super::label_counts(&model);
     super::warn_small_labels(&counts);
-    model.save(&args.out)?;
+    model.save(&args.out, args.threads.get())?;
 
     let mut out = std::io::stdout().lock();
     writeln!(

@@ -30,7 +30,7 @@ use super::{Classifier, Lineage, Model, Smoothing};
 use crate::error::{Error, Result};
 use crate::features::{BulkFill, FillingIndex, StemIndex, StemList, StoredVocabulary, Vocabulary};
 use crate::memory::Buffer;
-use crate::parallel::Pieces;
+use crate::parallel::{self, Pieces};
 use crate::params::ValidTrainParams;
 use crate::text::tokens::TOKENIZER_ID;
 
@@ -70,15 +70,17 @@ impl Model {
     /// The model as file bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
-        self.write_to(&mut bytes).expect("writing to a Vec cannot fail");
+        self.write_to(&mut bytes, NonZeroUsize::MIN).expect("writing to a Vec cannot fail");
         bytes
     }
 
     /// Writes the model file to `out` in one pass: the payload's length is known before it is written,
-    /// and its hash is computed on the way.
-    fn write_to<W: Write + ?Sized>(&self, out: &mut W) -> std::io::Result<()> {
-        let StoredVocabulary { terms, stems, children } = self.vocabulary().stored();
-        let coded = CodedCounts::of(self.feature_count());
+    /// and its hash is computed on the way. With two threads or more, the vocabulary's stored form and
+    /// the counts' codes are made side by side.
+    fn write_to<W: Write + ?Sized>(&self, out: &mut W, threads: NonZeroUsize) -> std::io::Result<()> {
+        let counts = self.feature_count();
+        let (StoredVocabulary { terms, stems, children }, coded) =
+            parallel::side_by_side(threads, || self.vocabulary().stored(), || CodedCounts::of(counts));
         let header = Header {
             crate_version: env!("CARGO_PKG_VERSION").to_owned(),
             tokenizer: TOKENIZER_ID.to_owned(),
@@ -132,9 +134,10 @@ impl Model {
         load(path, true, threads).map(|(model, digest)| (model, hex(digest)))
     }
 
-    /// Writes the model to `path` atomically (temporary file in the same directory, then rename).
-    pub fn save(&self, path: &Path) -> Result<()> {
-        crate::io::write_atomically(path, |w| self.write_to(w))
+    /// Writes the model to `path` atomically (temporary file in the same directory, then rename), on up
+    /// to `threads` threads.
+    pub fn save(&self, path: &Path, threads: NonZeroUsize) -> Result<()> {
+        crate::io::write_atomically(path, |w| self.write_to(w, threads))
     }
 }
 
