@@ -698,7 +698,8 @@ impl Trainer {
             _ => {}
         }
         let min_df = self.params.min_df();
-        let (names, kept, up) = self.counting.kept(min_df, &Stemming::names(&self.stems), threads);
+        let stem_names = Stemming::names(&self.stems);
+        let (names, kept, up) = self.counting.kept(min_df, &stem_names, threads);
         if names.is_empty() {
             return Err(Error::Invalid(format!(
                 "the training sentences give no n-gram that occurs in at least {min_df} sentences (lower --min-df)"
@@ -709,19 +710,23 @@ impl Trainer {
         let labels = labels.into_iter().map(|(name, _)| name).collect();
         let training_data = self.digest.finalize().to_hex().to_string();
         let Self { params, counting, stemming, stems, .. } = self;
-        drop((stemming, stems));
         // The sums of the kept n-grams are gathered beside the vocabulary's index, and then the counts of
-        // every n-gram seen, pruned ones included, are freed; on one thread they are freed first, so that
-        // the two never take memory at once.
-        let (stems, kept) = (counting.stem_stats.len(), &kept);
+        // every n-gram seen, pruned ones included, are freed with the stems' tables and names (a quarter of
+        // a million strings): on two threads, by the thread that finishes first; on one, before the index
+        // is built, so that the two never take memory at once.
+        let (stems_counted, kept) = (counting.stem_stats.len(), &kept);
         let (vocabulary, feature_count) = parallel::side_by_side(
             threads,
             // The kept n-grams' trie is the counting's, renumbered: no name need be read again.
-            || match KeptTrie::of(kept, up, stems) {
+            || match KeptTrie::of(kept, up, stems_counted) {
                 Some(trie) => Vocabulary::from_sorted_edges(names, &trie.stems, &trie.edges, threads),
                 None => Vocabulary::from_sorted(names, threads),
             },
-            move || counting.columns(kept, &label_ids),
+            move || {
+                let columns = counting.columns(kept, &label_ids);
+                drop((counting, stemming, stems, stem_names));
+                columns
+            },
         );
         let counts = Counts { class_count, feature_count };
         Model::from_counts(params, vocabulary, labels, counts, training_data)
