@@ -25,6 +25,18 @@ fn retraining_reproduces_the_shipped_model_byte_for_byte() {
 }
 
 #[test]
+fn training_on_one_thread_or_three_writes_the_shipped_models_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read(root().join("models/narrative.model")).unwrap();
+    for threads in ["1", "3"] {
+        let out = dir.path().join(format!("narrative-{threads}.model"));
+        let data = ["--data", "data/labelled/seeds.csv", "--data", "data/labelled/authored.csv"];
+        run(&[&["train"], &data[..], &["--threads", threads, "--out", out.to_str().unwrap()]].concat()).ok();
+        assert!(std::fs::read(&out).unwrap() == shipped, "{threads} thread(s) wrote other bytes");
+    }
+}
+
+#[test]
 fn train_prints_labels_counts_vocabulary_and_time() {
     let dir = tempfile::tempdir().unwrap();
     let data = write(dir.path(), "train.csv", SMALL_TRAINING);
