@@ -78,9 +78,9 @@ impl Model {
     /// and its hash is computed on the way. With two threads or more, the vocabulary's stored form and
     /// the counts' codes are made side by side.
     fn write_to<W: Write + ?Sized>(&self, out: &mut W, threads: NonZeroUsize) -> std::io::Result<()> {
-        let counts = self.feature_count();
+        let feature_count = self.feature_count();
         let (StoredVocabulary { terms, stems, children }, coded) =
-            parallel::side_by_side(threads, || self.vocabulary().stored(), || CodedCounts::of(counts));
+            parallel::side_by_side(threads, || self.vocabulary().stored(), || CodedCounts::of(feature_count));
         let header = Header {
             crate_version: env!("CARGO_PKG_VERSION").to_owned(),
             tokenizer: TOKENIZER_ID.to_owned(),
@@ -109,8 +109,8 @@ impl Model {
                 write_in_blocks(&mut payload, codes.iter().map(|code| code.to_le_bytes()))?;
             }
             None => {
-                let counts = self.feature_count().iter().flat_map(|counts| counts.iter());
-                write_in_blocks(&mut payload, counts.map(|count| count.to_le_bytes()))?;
+                let plain = feature_count.iter().flat_map(|label| label.iter());
+                write_in_blocks(&mut payload, plain.map(|count| count.to_le_bytes()))?;
             }
         }
         let Hashed { out, hasher } = payload.into_inner().map_err(std::io::IntoInnerError::into_error)?;
