@@ -378,8 +378,9 @@ impl KeptTrie {
     /// n-gram's parent or last stem was not kept, as when unigrams are not counted.
     ///
     /// A kept n-gram's id is written over its edge in `up` once the edge is read: a table of ids by
-    /// n-gram would be 64 MB of fresh pages for the 1M-sentence corpus, and this VM hands those over at
-    /// about 1 GB/s, which made this the longer of the two tasks that finish side by side.
+    /// n-gram would be 64 MB of fresh pages for the 1M-sentence corpus, and the AMD VM we first measured
+    /// on handed those over at about 1 GB/s, which made this the longer of the two tasks that finish side
+    /// by side.
     fn of(kept: &[Kept], mut up: Buffer<u64>, stems: usize) -> Option<Self> {
         let mut stem_ids = Buffer::<u32>::zeroed(stems);
         let (mut kept_stems, mut edges) = (Vec::new(), Vec::new());
